@@ -1,0 +1,4 @@
+namespace LiteFs.Ltx;
+
+/// <summary>placeholder</summary>
+public readonly record struct TxId(ulong Value);

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Runs every test on a fresh machine: installs what the tests use, builds, runs, and ends with
+# the line "N passed, N failed". Extra arguments go to `dotnet test` (e.g. --filter Name~Ltx).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+# Debian packages the tests drive for real: FUSE (fusermount3), sqlite3, the lz4 CLI,
+# libfuse's C examples (baseline), etcd.
+missing=()
+command -v fusermount3 >/dev/null || missing+=(fuse3)
+command -v sqlite3 >/dev/null || missing+=(sqlite3)
+command -v lz4 >/dev/null || missing+=(lz4)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "test.sh: missing packages: ${missing[*]}; install them (apt-get install ${missing[*]}) or run as root" >&2
+    exit 1
+  fi
+  echo "test.sh: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+dotnet test LiteFs.slnx -c Release --nologo -v quiet --logger "console;verbosity=minimal" "$@" 2>&1 \
+  | tee "$log" || status=$?
+
+# Each test assembly prints one summary: "Passed!  - Failed: 0, Passed: 12, Skipped: 0, ...".
+read -r passed failed < <(awk '
+  /(Passed|Failed)! +- +Failed: +[0-9]+, Passed: +[0-9]+/ {
+    for (i = 1; i <= NF; i++) {
+      if ($i == "Failed:") { f += $(i + 1) + 0 }
+      if ($i == "Passed:") { p += $(i + 1) + 0 }
+    }
+  }
+  END { print p + 0, f + 0 }' "$log")
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
+  # The build or a test host failed before any test could report.
+  failed=1
+fi
+echo "$passed passed, $failed failed"
+exit "$status"
