@@ -1,16 +1,80 @@
+using System.Reflection;
+
 namespace LiteFs.Cli;
 
 /// <summary>Dispatches the litefs command line to its commands.</summary>
 internal static class CommandLine
 {
+    /// <summary>Exit status for a malformed command line (as Go's flag package uses).</summary>
+    public const int UsageError = 2;
+
+    private const string Usage = """
+        litefs is a distributed file system for replicating SQLite databases.
+
+        Usage:
+
+            litefs <command> [arguments]
+
+        The commands are:
+
+            ltx          inspect, verify, apply and build LTX files
+            version      prints the version
+            help         shows this text
+        """;
+
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
         if (args.Length == 0)
         {
-            stderr.WriteLine("usage: litefs <command> [arguments]");
-            return 2;
+            stderr.WriteLine(Usage);
+            return UsageError;
         }
-        stdout.WriteLine(args[0]);
+        try
+        {
+            return args[0] switch
+            {
+                "ltx" => LtxCommands.Run(args[1..], stdout, stderr),
+                "version" or "-version" or "--version" => Version(stdout),
+                "help" or "-h" or "-help" or "--help" => Help(stdout),
+                _ => Unknown(args[0], stderr),
+            };
+        }
+        catch (UsageException ex)
+        {
+            stderr.WriteLine($"litefs: {ex.Message}");
+            return UsageError;
+        }
+    }
+
+    /// <summary>The version text: ours, and the upstream versions we are compatible with.</summary>
+    public static string VersionText
+    {
+        get
+        {
+            var version = typeof(CommandLine).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
+            return $"LiteFS for .NET {version} (compatible with LiteFS v0.5.14, LTX v0.3.14)";
+        }
+    }
+
+    private static int Version(TextWriter stdout)
+    {
+        stdout.WriteLine(VersionText);
         return 0;
     }
+
+    private static int Help(TextWriter stdout)
+    {
+        stdout.WriteLine(Usage);
+        return 0;
+    }
+
+    private static int Unknown(string command, TextWriter stderr)
+    {
+        stderr.WriteLine($"litefs: unknown command \"{command}\"");
+        stderr.WriteLine("Run 'litefs help' for usage.");
+        return UsageError;
+    }
 }
+
+/// <summary>The command line is malformed; the message says how.</summary>
+internal sealed class UsageException(string message) : Exception(message);
