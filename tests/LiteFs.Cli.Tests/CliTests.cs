@@ -149,6 +149,14 @@ public class CliTests
         Assert.False(string.IsNullOrWhiteSpace(err));
     }
 
+    [Theory]
+    [InlineData(1795488374328, "2026-11-24T02:46:14.328Z")]
+    [InlineData(1795488374310, "2026-11-24T02:46:14.31Z")]
+    [InlineData(1795488374300, "2026-11-24T02:46:14.3Z")]
+    [InlineData(1795488374000, "2026-11-24T02:46:14Z")]
+    [InlineData(1795488360000, "2026-11-24T02:46:00Z")]
+    public void DumpTimestamp_DropsTrailingZerosLikeUpstream(long millis, string text) => Assert.Equal(text, LtxText.FormatMillis(millis));
+
     [Fact]
     public void Version_PrintsCompatibility()
     {

@@ -15,9 +15,9 @@ public class ApplierTests
         var chain = Chain("delete-1024");
         using var handle = File.OpenHandle(db, FileMode.CreateNew, FileAccess.ReadWrite);
         var applier = new LtxApplier(handle, "db");
-        applier.Apply(File.OpenRead(chain[0]), chain[0]);
+        ApplyFile(applier, chain[0], chain[0]);
         var before = File.ReadAllBytes(db);
-        var ex = Assert.Throws<InvalidDataException>(() => applier.Apply(File.OpenRead(chain[2]), "third"));
+        var ex = Assert.Throws<InvalidDataException>(() => ApplyFile(applier, chain[2], "third"));
         Assert.Contains("applies at position 0000000000000002/9c02de579ac07ad4", ex.Message, StringComparison.Ordinal);
         Assert.Contains("is at position 0000000000000001/98681b4ca9225ada", ex.Message, StringComparison.Ordinal);
         Assert.Equal(before, File.ReadAllBytes(db));
@@ -31,7 +31,7 @@ public class ApplierTests
         var chain = Chain("persist-truncate/truncate.db");
         using var handle = File.OpenHandle(db, FileMode.CreateNew, FileAccess.ReadWrite);
         var applier = new LtxApplier(handle, "db");
-        applier.Apply(File.OpenRead(chain[0]), chain[0]);
+        ApplyFile(applier, chain[0], chain[0]);
         var before = File.ReadAllBytes(db);
         var damaged = File.ReadAllBytes(chain[1]);
         damaged[^20] ^= 0x10; // last byte of the last page
@@ -49,9 +49,9 @@ public class ApplierTests
         var chain = Chain("delete-1024");
         using var handle = File.OpenHandle(db, FileMode.Open, FileAccess.ReadWrite);
         var applier = new LtxApplier(handle, "db");
-        Assert.Throws<InvalidDataException>(() => applier.Apply(File.OpenRead(chain[4]), "fifth"));
-        applier.Apply(File.OpenRead(chain[3]), "fourth");
-        applier.Apply(File.OpenRead(chain[4]), "fifth");
+        Assert.Throws<InvalidDataException>(() => ApplyFile(applier, chain[4], "fifth"));
+        ApplyFile(applier, chain[3], "fourth");
+        ApplyFile(applier, chain[4], "fifth");
         Assert.Equal("0000000000000005/e415b20785273d2a", applier.Position.ToString());
     }
 
@@ -64,7 +64,7 @@ public class ApplierTests
         using var handle = File.OpenHandle(db, FileMode.Open, FileAccess.ReadWrite);
         var applier = new LtxApplier(handle, "db");
         var snapshot = Directory.GetFiles(Path.Combine(RepoPaths.Golden, "stream", "a-empty-posmap-snapshot"), "*.ltx").Single();
-        applier.Apply(File.OpenRead(snapshot), snapshot);
+        ApplyFile(applier, snapshot, snapshot);
         Assert.Equal("0000000000000006/ff47ac2266e33f3f", applier.Position.ToString());
         Assert.Equal(4096, applier.PageSize);
         Assert.Equal(2u, applier.PageCount);
@@ -78,7 +78,7 @@ public class ApplierTests
         var chain = Chain("delete-1024");
         using var handle = File.OpenHandle(db, FileMode.CreateNew, FileAccess.ReadWrite);
         var applier = new LtxApplier(handle, "db");
-        applier.Apply(File.OpenRead(chain[0]), chain[0]);
+        ApplyFile(applier, chain[0], chain[0]);
         var deletion = TestData.Encode(new LtxHeader
         {
             PageSize = 1024,
@@ -118,5 +118,11 @@ public class ApplierTests
         applier.Apply(new MemoryStream(grow), "grow");
         Assert.Equal(expected, applier.Checksum);
         Assert.Equal(2048, RandomAccess.GetLength(handle));
+    }
+
+    private static void ApplyFile(LtxApplier applier, string path, string name)
+    {
+        using var stream = File.OpenRead(path);
+        applier.Apply(stream, name);
     }
 }
