@@ -91,7 +91,7 @@ public sealed class LtxDecoder : IDisposable
 
         var frameOffset = _blockOffset;
         Span<byte> pgnoBytes = stackalloc byte[LtxLayout.PageHeaderSize];
-        ReadBlock(pgnoBytes, "page header");
+        ReadBlock(pgnoBytes, 0);
         pageHeader = PageHeader.Read(pgnoBytes);
         var pgno = pageHeader.Pgno;
         if (pgno == 0)
@@ -100,7 +100,7 @@ public sealed class LtxDecoder : IDisposable
             return false;
         }
         CheckPageNumber(pgno, frameOffset);
-        ReadBlock(data, $"page {pgno} data");
+        ReadBlock(data, pgno);
         if (Header.IsSnapshot)
         {
             _snapshotChecksum = _snapshotChecksum.Xor(Checksum.OfPage(pgno, data));
@@ -137,28 +137,29 @@ public sealed class LtxDecoder : IDisposable
     private void CheckPageNumber(uint pgno, long offset)
     {
         var header = Header;
-        var where = $"page frame {PageCount + 1}";
         if (pgno > header.Commit)
         {
-            throw BlockError(where, offset, $"page number {pgno} out-of-bounds for commit size {header.Commit}");
+            throw BlockError(FrameName(), offset, $"page number {pgno} out-of-bounds for commit size {header.Commit}");
         }
         if (pgno == _lockPgno)
         {
-            throw BlockError(where, offset, $"page {pgno} is the lock page for page size {header.PageSize}, which is never stored");
+            throw BlockError(FrameName(), offset, $"page {pgno} is the lock page for page size {header.PageSize}, which is never stored");
         }
         if (header.IsSnapshot)
         {
             var want = _prevPgno + 1 == _lockPgno ? _prevPgno + 2 : _prevPgno + 1;
             if (pgno != want)
             {
-                throw BlockError(where, offset, $"snapshot pages must be contiguous: found page {pgno}, want page {want}");
+                throw BlockError(FrameName(), offset, $"snapshot pages must be contiguous: found page {pgno}, want page {want}");
             }
         }
         else if (pgno <= _prevPgno)
         {
-            throw BlockError(where, offset, $"out-of-order page numbers: {_prevPgno},{pgno}");
+            throw BlockError(FrameName(), offset, $"out-of-order page numbers: {_prevPgno},{pgno}");
         }
     }
+
+    private string FrameName() => $"page frame {PageCount + 1}";
 
     private void ReadTrailer()
     {
@@ -206,20 +207,27 @@ public sealed class LtxDecoder : IDisposable
         DisposeLz4();
     }
 
-    private void ReadBlock(Span<byte> buffer, string field)
+    /// <summary>Reads page-block bytes: a page header when <paramref name="pgno"/> is 0, else that page's data.</summary>
+    private void ReadBlock(Span<byte> buffer, uint pgno)
     {
         if (_lz4 is null)
         {
-            _raw.ReadExactly(buffer, field);
+            if (_raw.ReadAtMost(buffer) is var got && got < buffer.Length)
+            {
+                throw BlockError(BlockField(pgno), _raw.Offset,
+                    $"unexpected end of file: wanted {buffer.Length} bytes, {got} left (the file is truncated)");
+            }
         }
         else if (_lz4.Read(buffer) is var n && n < buffer.Length)
         {
-            throw BlockError(field, _blockOffset + n,
+            throw BlockError(BlockField(pgno), _blockOffset + n,
                 $"the LZ4 frame's content ends {buffer.Length - n} bytes short (no end marker before the frame ended)");
         }
         _crc = Crc64Iso.Append(_crc, buffer);
         _blockOffset += buffer.Length;
     }
+
+    private string BlockField(uint pgno) => pgno == 0 ? $"{FrameName()} header" : $"page {pgno} data";
 
     private LtxFormatException BlockError(string field, long offset, string detail) =>
         _lz4 is null
