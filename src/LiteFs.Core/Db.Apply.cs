@@ -1,0 +1,176 @@
+using System.Buffers;
+using LiteFs.Ltx;
+
+namespace LiteFs.Core;
+
+public sealed partial class Db
+{
+    /// <summary>
+    /// Applies an LTX file already stored in the LTX directory. The caller holds the internal
+    /// write lock. The file is verified completely before the database is touched; a crash while
+    /// pages are being written is repaired at start-up, which applies the newest file again.
+    /// </summary>
+    internal void ApplyLtxFile(string path)
+    {
+        lock (_sync)
+        {
+            LtxHeader header;
+            LtxTrailer trailer;
+            using (var verify = File.OpenRead(path))
+            {
+                (header, trailer, _) = LtxDecoder.Verify(verify);
+            }
+            if (PageSize != 0 && header.PageSize != PageSize)
+            {
+                throw new LiteFsException($"{Name}: {System.IO.Path.GetFileName(path)} has page size {header.PageSize}, the database has {PageSize}; a database cannot change its page size");
+            }
+            PageSize = header.PageSize;
+
+            if (header.Commit == 0)
+            {
+                RemoveDatabaseFiles();
+            }
+            else
+            {
+                WritePagesFrom(path, header);
+            }
+
+            var checksum = _checksums.Compute(PageCount, out _);
+            if (checksum != trailer.PostApplyChecksum)
+            {
+                throw new LiteFsException($"{Name}: database checksum {checksum} on TXID {header.MaxTxId} does not match LTX post-apply checksum {trailer.PostApplyChecksum}");
+            }
+            Pos = new Pos(header.MaxTxId, trailer.PostApplyChecksum);
+            Timestamp = header.Timestamp;
+            RewriteShmHeader();
+            if (header.IsSnapshot)
+            {
+                _host.Invalidator.InvalidateData(Name, DbFileKind.Database, 0, -1);
+            }
+            _host.Invalidator.InvalidateEntry(Name + "-pos");
+            _host.OnTransaction(this, header, Pos);
+        }
+    }
+
+    private void WritePagesFrom(string path, in LtxHeader header)
+    {
+        var database = RequireHandle(DbFileKind.Database, create: true);
+        var buffer = ArrayPool<byte>.Shared.Rent(header.PageSize);
+        try
+        {
+            var page = buffer.AsSpan(0, header.PageSize);
+            using var stream = File.OpenRead(path);
+            using var decoder = new LtxDecoder(stream);
+            decoder.ReadHeader();
+            while (decoder.ReadPage(out var ph, page))
+            {
+                var offset = (long)(ph.Pgno - 1) * PageSize;
+                RandomAccess.Write(database, page, offset);
+                _checksums.SetDatabase(ph.Pgno, Checksum.OfPage(ph.Pgno, page));
+                _host.Invalidator.InvalidateData(Name, DbFileKind.Database, offset, PageSize);
+                if (ph.Pgno == 1 && page[18] == 2 && page[19] == 2)
+                {
+                    Mode = JournalMode.Wal;
+                }
+            }
+            RandomAccess.SetLength(database, (long)header.Commit * PageSize);
+            RandomAccess.FlushToDisk(database);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+        _checksums.Truncate(header.Commit);
+        PageCount = header.Commit;
+    }
+
+    /// <summary>Removes the database and its journal, WAL and SHM, keeping the entry (and its TXID sequence).</summary>
+    private void RemoveDatabaseFiles()
+    {
+        foreach (var kind in new[] { DbFileKind.Database, DbFileKind.Journal, DbFileKind.Wal, DbFileKind.Shm })
+        {
+            CloseHandle(kind);
+            DeleteFile(FilePath(kind));
+            _host.Invalidator.InvalidateEntry(kind switch
+            {
+                DbFileKind.Database => Name,
+                DbFileKind.Journal => Name + "-journal",
+                DbFileKind.Wal => Name + "-wal",
+                _ => Name + "-shm",
+            });
+        }
+        Mode = JournalMode.Rollback;
+        PageCount = 0;
+        _walTxStart = 0;
+        (_walS0, _walS1) = (0, 0);
+        ForgetWalFrames();
+        _dirty.Clear();
+        _journalActive = false;
+    }
+
+    /// <summary>
+    /// Deletes the database on the primary: records a deletion LTX file (Commit 0) so replicas
+    /// delete theirs, then removes the files. The entry stays, hidden, so a re-created database
+    /// continues the TXID sequence.
+    /// </summary>
+    public void Delete()
+    {
+        if (!_host.IsWritable(this))
+        {
+            throw new ReadOnlyReplicaException(Name);
+        }
+        lock (_sync)
+        {
+            if (PageSize == 0)
+            {
+                throw new LiteFsException($"{Name}: cannot record the deletion of a database whose page size is unknown");
+            }
+            var header = NewHeader(Pos.TxId.Next, 0);
+            FinishLtx(BeginLtx(header), Checksum.Flag);
+            RemoveDatabaseFiles();
+            Committed(header, Checksum.Flag);
+        }
+    }
+
+    /// <summary>
+    /// Deletes LTX files last modified before <paramref name="cutoff"/>, never the newest one
+    /// (start-up recovers the position from it).
+    /// </summary>
+    internal int EnforceRetention(DateTimeOffset cutoff)
+    {
+        lock (_sync)
+        {
+            var files = LtxFiles();
+            var removed = 0;
+            for (var i = 0; i < files.Count - 1; i++)
+            {
+                var info = new FileInfo(files[i].Path);
+                if (info.Exists && info.LastWriteTimeUtc < cutoff.UtcDateTime)
+                {
+                    info.Delete();
+                    removed++;
+                }
+            }
+            return removed;
+        }
+    }
+
+    /// <summary>The LTX files of this database, sorted by TXID range; other files are ignored.</summary>
+    internal List<(TxId Min, TxId Max, string Path)> LtxFiles()
+    {
+        var list = new List<(TxId, TxId, string)>();
+        if (!Directory.Exists(LtxDir))
+        {
+            return list;
+        }
+        foreach (var path in Directory.EnumerateFiles(LtxDir))
+        {
+            if (LtxFileName.TryParse(System.IO.Path.GetFileName(path), out var min, out var max))
+            {
+                list.Add((min, max, path));
+            }
+        }
+        list.Sort((a, b) => a.Item2.CompareTo(b.Item2) is var c && c != 0 ? c : a.Item1.CompareTo(b.Item1));
+        return list;
+    }
+}

@@ -1,0 +1,168 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using LiteFs.Ltx;
+
+namespace LiteFs.Core;
+
+public sealed partial class Db
+{
+    /// <summary>The rollback journal's magic.</summary>
+    internal static ReadOnlySpan<byte> JournalMagic => [0xd9, 0xd5, 0x05, 0xf9, 0x20, 0xa1, 0x63, 0xd7];
+
+    /// <summary>Size of the journal header SQLite zeroes to finish a PERSIST transaction.</summary>
+    private const int JournalHeaderSize = 28;
+
+    /// <summary>A rollback transaction is open: the journal holds a header written since the last commit.</summary>
+    private bool _journalActive;
+
+    /// <summary>How SQLite finalised a journal: the three rollback journal modes' commit points.</summary>
+    internal enum JournalFinish
+    {
+        /// <summary>journal_mode=DELETE: the journal is unlinked.</summary>
+        Delete,
+
+        /// <summary>journal_mode=TRUNCATE: the journal is truncated to 0.</summary>
+        Truncate,
+
+        /// <summary>journal_mode=PERSIST: the journal header is overwritten with zeros.</summary>
+        Zero,
+    }
+
+    private void WriteJournal(ReadOnlySpan<byte> data, long offset)
+    {
+        if (!_host.IsWritable(this))
+        {
+            throw new ReadOnlyReplicaException(Name);
+        }
+        if (offset == 0 && data.Length == JournalHeaderSize && !data.ContainsAnyExcept((byte)0))
+        {
+            // PERSIST mode's commit point: the header is zeroed. Commit, then let the write through.
+            CommitJournal(JournalFinish.Zero);
+            RandomAccess.Write(RequireHandle(DbFileKind.Journal, create: true), data, offset);
+            return;
+        }
+        lock (_sync)
+        {
+            if (offset == 0 && data.Length >= JournalHeaderSize)
+            {
+                if (PageSize == 0 && BinaryPrimitives.ReadUInt32BigEndian(data[24..]) is var size && LtxLayout.IsValidPageSize(size))
+                {
+                    PageSize = (int)size;
+                }
+                _journalActive = true;
+            }
+            RandomAccess.Write(RequireHandle(DbFileKind.Journal, create: true), data, offset);
+        }
+    }
+
+    private void TruncateJournal(long size)
+    {
+        if (size != 0)
+        {
+            throw new LiteFsException(LiteFsError.Invalid, $"{Name}: the journal may only be truncated to 0 bytes (asked for {size}); journal_size_limit is not supported with PERSIST");
+        }
+        CommitJournal(JournalFinish.Truncate);
+    }
+
+    /// <summary>
+    /// A rollback-journal transaction ends: if the journal has a valid header, the pages the
+    /// transaction wrote become the next LTX file, then the journal is finalised as SQLite asked.
+    /// </summary>
+    internal void CommitJournal(JournalFinish finish)
+    {
+        if (!_host.IsWritable(this))
+        {
+            throw new LiteFsException(LiteFsError.Io, $"{Name}: cannot commit a journal on a read-only replica");
+        }
+        lock (_sync)
+        {
+            var journal = Handle(DbFileKind.Journal, create: false)
+                ?? throw new LiteFsException(LiteFsError.NotFound, $"{Name}: no journal to commit");
+            Span<byte> magic = stackalloc byte[8];
+            if (RandomAccess.Read(journal, magic, 0) < magic.Length)
+            {
+                throw new LiteFsException($"{Name}: journal is shorter than its 8-byte magic; left in place");
+            }
+            if (magic.SequenceEqual(JournalMagic) && PageSize != 0)
+            {
+                CommitJournalPages();
+            }
+            FinishJournal(finish);
+            _dirty.Clear();
+            _journalActive = false;
+        }
+    }
+
+    private void FinishJournal(JournalFinish finish)
+    {
+        switch (finish)
+        {
+            case JournalFinish.Delete:
+                CloseHandle(DbFileKind.Journal);
+                DeleteFile(FilePath(DbFileKind.Journal));
+                break;
+            case JournalFinish.Truncate:
+                RandomAccess.SetLength(RequireHandle(DbFileKind.Journal), 0);
+                break;
+            default:
+                Span<byte> zeros = stackalloc byte[JournalHeaderSize];
+                zeros.Clear();
+                RandomAccess.Write(RequireHandle(DbFileKind.Journal), zeros, 0);
+                break;
+        }
+    }
+
+    private void CommitJournalPages()
+    {
+        var database = RequireHandle(DbFileKind.Database, create: true);
+        Span<byte> header = stackalloc byte[SqliteDatabase.HeaderSize];
+        var n = RandomAccess.Read(database, header, 0);
+        var commit = n < SqliteDatabase.HeaderSize ? 0u : BinaryPrimitives.ReadUInt32BigEndian(header[HeaderPageCountOffset..]);
+        var txid = Pos.TxId.Next;
+        var snapshot = txid.Value == 1;
+        var lockPgno = LockPgno;
+
+        // The first transaction is a snapshot by definition: it must carry every page.
+        var pages = snapshot
+            ? Enumerable.Range(1, (int)commit).Select(p => (uint)p).Where(p => p != lockPgno).ToArray()
+            : _dirty.Where(p => p <= commit && p != lockPgno).Order().ToArray();
+
+        _checksums.Truncate(commit);
+        var post = _checksums.Compute(commit, out _);
+        var ltxHeader = NewHeader(txid, commit);
+        var mode = JournalMode.Rollback;
+        var buffer = ArrayPool<byte>.Shared.Rent(PageSize);
+        var encoder = BeginLtx(ltxHeader);
+        try
+        {
+            var page = buffer.AsSpan(0, PageSize);
+            foreach (var pgno in pages)
+            {
+                RandomAccess.Read(database, page, (long)(pgno - 1) * PageSize);
+                var recorded = _checksums.GetDatabase(pgno);
+                if (recorded == 0)
+                {
+                    throw new LiteFsException($"{Name}: updated page checksum not found for page {pgno}");
+                }
+                if (recorded != Checksum.OfPage(pgno, page).Value)
+                {
+                    throw new LiteFsException($"{Name}: updated page ({pgno}) does not match in-memory checksum");
+                }
+                if (pgno == 1)
+                {
+                    mode = page[18] == 2 && page[19] == 2 ? JournalMode.Wal : JournalMode.Rollback;
+                }
+                encoder.WritePage(pgno, page);
+            }
+            FinishLtx(encoder, post);
+        }
+        finally
+        {
+            encoder.Dispose();
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+        PageCount = commit;
+        Mode = mode;
+        Committed(ltxHeader, post);
+    }
+}

@@ -1,0 +1,112 @@
+using LiteFs.Ltx;
+
+namespace LiteFs.Core;
+
+public sealed partial class Db
+{
+    private readonly MemoryStream _ltxBuffer = new();
+    private readonly List<string> _unsyncedLtx = [];
+
+    /// <summary>SQLite synced one of the database's files since the last commit.</summary>
+    private bool _syncRequested;
+
+    /// <summary>Header of the next local transaction's LTX file.</summary>
+    private LtxHeader NewHeader(TxId txid, uint commit, long walOffset = 0, long walSize = 0, uint salt1 = 0, uint salt2 = 0) => new()
+    {
+        Flags = _host.Compress ? LtxLayout.FlagCompressLz4 : 0,
+        PageSize = PageSize,
+        Commit = commit,
+        MinTxId = txid,
+        MaxTxId = txid,
+        Timestamp = _host.Time.GetUtcNow().ToUnixTimeMilliseconds(),
+        PreApplyChecksum = txid.Value == 1 ? default : Pos.PostApplyChecksum,
+        WalOffset = walOffset,
+        WalSize = walSize,
+        WalSalt1 = salt1,
+        WalSalt2 = salt2,
+        NodeId = _host.NodeId,
+    };
+
+    /// <summary>Starts encoding the next LTX file into the in-memory buffer.</summary>
+    private LtxEncoder BeginLtx(in LtxHeader header)
+    {
+        _ltxBuffer.SetLength(0);
+        var encoder = new LtxEncoder(_ltxBuffer);
+        encoder.WriteHeader(header);
+        return encoder;
+    }
+
+    /// <summary>
+    /// Finishes the file, writes it in one call to <c>NAME.tmp</c> and renames it into place:
+    /// the rename is the commit point. When SQLite asked for durability during this transaction
+    /// (it synced a file), the file and the directory are synced before returning; otherwise
+    /// they are synced at SQLite's next sync request, which is all SQLite itself promises at
+    /// that setting (and a killed process loses nothing that reached the page cache).
+    /// </summary>
+    private void FinishLtx(LtxEncoder encoder, Checksum postApply)
+    {
+        var header = encoder.Header;
+        encoder.Finish(postApply);
+        encoder.Dispose();
+
+        var final = System.IO.Path.Combine(LtxDir, LtxFileName.Format(header.MinTxId, header.MaxTxId));
+        var temp = final + ".tmp";
+        var sync = _syncRequested;
+        using (var file = File.OpenHandle(temp, FileMode.Create, FileAccess.Write, FileShare.None))
+        {
+            RandomAccess.Write(file, _ltxBuffer.GetBuffer().AsSpan(0, (int)_ltxBuffer.Length), 0);
+            if (sync)
+            {
+                RandomAccess.FlushToDisk(file);
+            }
+        }
+        File.Move(temp, final, overwrite: true);
+        if (sync)
+        {
+            SyncPendingLtx();
+            Posix.FsyncDirectory(LtxDir);
+            _syncRequested = false;
+        }
+        else
+        {
+            _unsyncedLtx.Add(final);
+        }
+        if (_ltxBuffer.Capacity > 4 << 20)
+        {
+            // Do not keep a large transaction's buffer alive.
+            _ltxBuffer.Capacity = 0;
+        }
+    }
+
+    /// <summary>Makes LTX files written without a sync durable, then their directory.</summary>
+    private void SyncPendingLtx()
+    {
+        if (_unsyncedLtx.Count == 0)
+        {
+            return;
+        }
+        foreach (var path in _unsyncedLtx)
+        {
+            try
+            {
+                using var file = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite);
+                RandomAccess.FlushToDisk(file);
+            }
+            catch (FileNotFoundException)
+            {
+                // Removed by retention or a snapshot since: nothing to make durable.
+            }
+        }
+        _unsyncedLtx.Clear();
+        Posix.FsyncDirectory(LtxDir);
+    }
+
+    /// <summary>A local transaction is durable as an LTX file: move the position and tell the node.</summary>
+    private void Committed(in LtxHeader header, Checksum postApply)
+    {
+        Pos = new Pos(header.MaxTxId, postApply);
+        Timestamp = header.Timestamp;
+        _host.Invalidator.InvalidateEntry(Name + "-pos");
+        _host.OnTransaction(this, header, Pos);
+    }
+}

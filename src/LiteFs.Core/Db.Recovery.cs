@@ -1,0 +1,339 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using LiteFs.Core.Sqlite;
+using LiteFs.Ltx;
+using Microsoft.Extensions.Logging;
+
+namespace LiteFs.Core;
+
+public sealed partial class Db
+{
+    /// <summary>
+    /// Opens the database at start-up: discards a database file that is not SQLite, reconciles
+    /// the WAL with the newest LTX file, rolls back a hot journal, checkpoints the WAL, computes
+    /// every page's checksum, and applies the newest LTX file again so the database matches the
+    /// last durable transaction whatever moment a crash interrupted.
+    /// </summary>
+    internal void Open()
+    {
+        lock (_sync)
+        {
+            Directory.CreateDirectory(Path);
+            var dbPath = FilePath(DbFileKind.Database);
+            var length = File.Exists(dbPath) ? new FileInfo(dbPath).Length : 0;
+            if (length > 0 && !HasSqliteHeader(dbPath))
+            {
+                _log.LogWarning("database {Name}: file is not a SQLite database; discarding its folder, it will be replicated again", Name);
+                Directory.Delete(Path, recursive: true);
+                Directory.CreateDirectory(Path);
+            }
+            Directory.CreateDirectory(LtxDir);
+            DeleteFile(FilePath(DbFileKind.Shm));
+            ReadHeader();
+
+            var newest = LtxFiles() is { Count: > 0 } files ? files[^1].Path : null;
+            LtxHeader? newestHeader = null;
+            if (newest is not null)
+            {
+                using var stream = File.OpenRead(newest);
+                newestHeader = LtxDecoder.Verify(stream).Header;
+                SyncWalWith(newestHeader.Value);
+            }
+
+            RollbackJournal();
+            CheckpointWal(rewriteShm: false);
+            ReadHeader();
+            ComputePageChecksums();
+
+            if (newest is not null)
+            {
+                ApplyLtxFile(newest);
+            }
+            else
+            {
+                Pos = Pos.Zero;
+            }
+        }
+    }
+
+    private static bool HasSqliteHeader(string path)
+    {
+        Span<byte> header = stackalloc byte[SqliteDatabase.HeaderSize];
+        using var handle = File.OpenHandle(path);
+        return RandomAccess.Read(handle, header, 0) == header.Length && header.StartsWith("SQLite format 3\0"u8);
+    }
+
+    private void ReadHeader()
+    {
+        var handle = Handle(DbFileKind.Database, create: false);
+        if (handle is null)
+        {
+            return;
+        }
+        Span<byte> header = stackalloc byte[SqliteDatabase.HeaderSize];
+        var n = RandomAccess.Read(handle, header, 0);
+        if (n == 0)
+        {
+            return;
+        }
+        var (pageSize, pageCount, wal) = ParseHeader(header[..n]);
+        if (pageSize == 0)
+        {
+            throw new LiteFsException($"{Name}: cannot read the database header (page size)");
+        }
+        PageSize = pageSize;
+        PageCount = pageCount;
+        Mode = wal ? JournalMode.Wal : JournalMode.Rollback;
+    }
+
+    private void ComputePageChecksums()
+    {
+        _checksums.Clear();
+        var handle = Handle(DbFileKind.Database, create: false);
+        if (handle is null || PageSize == 0)
+        {
+            return;
+        }
+        var length = RandomAccess.GetLength(handle);
+        var buffer = ArrayPool<byte>.Shared.Rent(PageSize);
+        try
+        {
+            var page = buffer.AsSpan(0, PageSize);
+            var lockPgno = LockPgno;
+            for (uint pgno = 1; pgno <= PageCount && (long)pgno * PageSize <= length; pgno++)
+            {
+                if (pgno == lockPgno)
+                {
+                    continue;
+                }
+                RandomAccess.Read(handle, page, (long)(pgno - 1) * PageSize);
+                _checksums.SetDatabase(pgno, Checksum.OfPage(pgno, page));
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>
+    /// Makes the WAL agree with the newest LTX file: a WAL of another generation is set aside,
+    /// frames past the file's transaction (never turned into an LTX file) are cut off.
+    /// </summary>
+    private void SyncWalWith(in LtxHeader newest)
+    {
+        var walPath = FilePath(DbFileKind.Wal);
+        if (!File.Exists(walPath))
+        {
+            return;
+        }
+        Span<byte> buffer = stackalloc byte[WalHeader.Size];
+        long size;
+        WalHeader header;
+        using (var wal = File.OpenHandle(walPath, FileMode.Open, FileAccess.ReadWrite))
+        {
+            size = RandomAccess.GetLength(wal);
+            if (RandomAccess.Read(wal, buffer, 0) < WalHeader.Size)
+            {
+                return;
+            }
+            header = WalHeader.Read(buffer);
+            if (header.Salt1 == newest.WalSalt1 && header.Salt2 == newest.WalSalt2)
+            {
+                if (size < newest.WalOffset)
+                {
+                    throw new LiteFsException($"{Name}: the WAL ({size} bytes) is shorter than the newest LTX file says ({newest.WalOffset}); restore it or remove the database folder to resync");
+                }
+                var end = newest.WalOffset + newest.WalSize;
+                if (size > end)
+                {
+                    _log.LogInformation("database {Name}: truncating WAL from {Size} to {End} bytes: frames after TXID {TxId} never became an LTX file", Name, size, end, newest.MaxTxId);
+                    RandomAccess.SetLength(wal, end);
+                }
+                return;
+            }
+        }
+        _log.LogInformation("database {Name}: WAL salts differ from the newest LTX file; setting it aside as wal.removed", Name);
+        CloseHandle(DbFileKind.Wal);
+        File.Move(walPath, System.IO.Path.Combine(Path, "wal.removed"), overwrite: true);
+    }
+
+    /// <summary>Rolls back a hot journal: writes its saved pages back and restores the original size.</summary>
+    private void RollbackJournal()
+    {
+        var journal = Handle(DbFileKind.Journal, create: false);
+        if (journal is null)
+        {
+            return;
+        }
+        var database = Handle(DbFileKind.Database, create: false);
+        var fileSize = RandomAccess.GetLength(journal);
+        Span<byte> header = stackalloc byte[28];
+        long offset = 0;
+        int sectorSize = 0, pageSize = 0;
+        long originalSize = -1;
+        while (database is not null && offset + 28 <= fileSize)
+        {
+            RandomAccess.Read(journal, header, offset);
+            if (!header[..8].SequenceEqual(JournalMagic))
+            {
+                break;
+            }
+            var nRec = BinaryPrimitives.ReadUInt32BigEndian(header[8..]);
+            var nonce = BinaryPrimitives.ReadUInt32BigEndian(header[12..]);
+            var origSize = BinaryPrimitives.ReadUInt32BigEndian(header[16..]);
+            if (offset == 0)
+            {
+                sectorSize = (int)BinaryPrimitives.ReadUInt32BigEndian(header[20..]);
+                pageSize = (int)BinaryPrimitives.ReadUInt32BigEndian(header[24..]);
+                if (pageSize == 0)
+                {
+                    pageSize = PageSize;
+                }
+                if (!LtxLayout.IsValidPageSize(pageSize) || sectorSize < 32 || sectorSize > 65536 || (sectorSize & (sectorSize - 1)) != 0)
+                {
+                    break;
+                }
+                if (PageSize != 0 && pageSize != PageSize)
+                {
+                    throw new LiteFsException($"{Name}: hot journal page size {pageSize} differs from the database's {PageSize}");
+                }
+            }
+            if (offset + sectorSize > fileSize)
+            {
+                break;
+            }
+            var recordSize = 4 + pageSize + 4;
+            var position = offset + sectorSize;
+            if (nRec is 0 or 0xFFFFFFFF)
+            {
+                nRec = (uint)((fileSize - position) / recordSize);
+            }
+            position = RollbackSegment(journal, database, position, nRec, nonce, pageSize, fileSize);
+            originalSize = origSize;
+            offset = (position + sectorSize - 1) / sectorSize * sectorSize;
+        }
+        if (originalSize >= 0 && database is not null)
+        {
+            PageSize = pageSize;
+            RandomAccess.SetLength(database, originalSize * pageSize);
+            RandomAccess.FlushToDisk(database);
+            PageCount = (uint)originalSize;
+            _host.Invalidator.InvalidateData(Name, DbFileKind.Database, 0, -1);
+            _log.LogInformation("database {Name}: rolled back hot journal", Name);
+        }
+        CloseHandle(DbFileKind.Journal);
+        DeleteFile(FilePath(DbFileKind.Journal));
+        _journalActive = false;
+        _dirty.Clear();
+    }
+
+    private long RollbackSegment(Microsoft.Win32.SafeHandles.SafeFileHandle journal, Microsoft.Win32.SafeHandles.SafeFileHandle database,
+        long position, uint nRec, uint nonce, int pageSize, long fileSize)
+    {
+        var recordSize = 4 + pageSize + 4;
+        var buffer = ArrayPool<byte>.Shared.Rent(recordSize);
+        try
+        {
+            var record = buffer.AsSpan(0, recordSize);
+            for (uint i = 0; i < nRec && position + recordSize <= fileSize; i++)
+            {
+                if (RandomAccess.Read(journal, record, position) < recordSize)
+                {
+                    break;
+                }
+                var pgno = BinaryPrimitives.ReadUInt32BigEndian(record);
+                var data = record.Slice(4, pageSize);
+                var sum = nonce;
+                for (var k = pageSize - 200; k > 0; k -= 200)
+                {
+                    sum += data[k];
+                }
+                if (sum != BinaryPrimitives.ReadUInt32BigEndian(record[(4 + pageSize)..]) || pgno == 0)
+                {
+                    break;
+                }
+                RandomAccess.Write(database, data, (long)(pgno - 1) * pageSize);
+                if (pgno != LtxLayout.LockPageNumber(pageSize))
+                {
+                    _checksums.SetDatabase(pgno, Checksum.OfPage(pgno, data));
+                }
+                position += recordSize;
+            }
+            return position;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>
+    /// The node's own checkpoint: copies every committed transaction in the WAL into the
+    /// database file, truncates the WAL, and (optionally) rewrites the SHM header.
+    /// </summary>
+    internal void CheckpointWal(bool rewriteShm = true)
+    {
+        var database = Handle(DbFileKind.Database, create: false);
+        var wal = Handle(DbFileKind.Wal, create: false);
+        if (database is null || wal is null)
+        {
+            return;
+        }
+        WalReader? reader;
+        try
+        {
+            reader = WalReader.Open(wal);
+        }
+        catch (InvalidDataException ex)
+        {
+            _log.LogWarning("database {Name}: WAL ignored: {Reason}", Name, ex.Message);
+            reader = null;
+        }
+        if (reader is not null)
+        {
+            var pageSize = reader.Header.PageSize;
+            var pending = new Dictionary<uint, long>();
+            var committed = new Dictionary<uint, long>();
+            uint commitSize = 0;
+            var buffer = new byte[pageSize];
+            while (reader.ReadFrame(buffer, out var frame))
+            {
+                pending[frame.Pgno] = reader.Offset;
+                if (frame.Commit != 0)
+                {
+                    foreach (var (p, o) in pending)
+                    {
+                        committed[p] = o;
+                    }
+                    pending.Clear();
+                    commitSize = frame.Commit;
+                }
+            }
+            foreach (var (pgno, frameOffset) in committed.OrderBy(x => x.Key))
+            {
+                RandomAccess.Read(wal, buffer, frameOffset + WalHeader.FrameHeaderSize);
+                RandomAccess.Write(database, buffer, (long)(pgno - 1) * pageSize);
+                if (PageSize == pageSize && pgno != LockPgno)
+                {
+                    _checksums.SetDatabase(pgno, Checksum.OfPage(pgno, buffer));
+                }
+            }
+            if (commitSize > 0)
+            {
+                RandomAccess.SetLength(database, (long)commitSize * pageSize);
+                RandomAccess.FlushToDisk(database);
+                PageCount = commitSize;
+                _checksums.Truncate(commitSize);
+                _host.Invalidator.InvalidateData(Name, DbFileKind.Database, 0, -1);
+            }
+        }
+        RandomAccess.SetLength(wal, 0);
+        ForgetWalFrames();
+        _walTxStart = 0;
+        if (rewriteShm)
+        {
+            RewriteShmHeader();
+        }
+    }
+}

@@ -1,0 +1,354 @@
+using System.Buffers.Binary;
+using LiteFs.Core.Locking;
+using LiteFs.Ltx;
+using Microsoft.Extensions.Logging;
+using Microsoft.Win32.SafeHandles;
+
+namespace LiteFs.Core;
+
+/// <summary>How SQLite journals the database, as far as the node tracks it.</summary>
+public enum JournalMode
+{
+    /// <summary>A rollback journal (DELETE, TRUNCATE or PERSIST).</summary>
+    Rollback,
+
+    /// <summary>Write-ahead logging.</summary>
+    Wal,
+}
+
+/// <summary>
+/// One replicated database: its files in the data directory, its position, per-page checksums,
+/// SQLite locks, and the capture of each committed transaction into an LTX file. All state
+/// changes happen under <see cref="_sync"/>; SQLite's own locks (taken through the mount)
+/// order the transactions.
+/// </summary>
+public sealed partial class Db : IDisposable
+{
+    /// <summary>Offset of the page size in the SQLite header.</summary>
+    private const int HeaderPageSizeOffset = 16;
+
+    /// <summary>Offset of the database size in pages in the SQLite header.</summary>
+    private const int HeaderPageCountOffset = 28;
+
+    private readonly IDbHost _host;
+    private readonly object _sync = new();
+    private readonly PageChecksums _checksums = new();
+    private readonly HashSet<uint> _dirty = [];
+    private readonly SafeFileHandle?[] _handles = new SafeFileHandle?[4];
+    private readonly ILogger _log;
+
+    internal Db(IDbHost host, string name, string path)
+    {
+        _host = host;
+        _log = host.Logger;
+        Name = name;
+        Path = path;
+        LtxDir = System.IO.Path.Combine(path, "ltx");
+    }
+
+    /// <summary>The database's name in the mount.</summary>
+    public string Name { get; }
+
+    /// <summary>The database's folder in the data directory (<c>dbs/NAME</c>).</summary>
+    public string Path { get; }
+
+    /// <summary>The folder of its LTX files.</summary>
+    public string LtxDir { get; }
+
+    /// <summary>Page size; 0 until known.</summary>
+    public int PageSize { get; private set; }
+
+    /// <summary>Database size in pages as of the last transaction.</summary>
+    public uint PageCount { get; private set; }
+
+    /// <summary>The journal mode the node tracks.</summary>
+    public JournalMode Mode { get; private set; }
+
+    /// <summary>The current replication position.</summary>
+    public Pos Pos { get; private set; }
+
+    /// <summary>Milliseconds since the epoch of the last transaction committed or applied.</summary>
+    public long Timestamp { get; private set; }
+
+    /// <summary>The SQLite locks.</summary>
+    internal DbLocks Locks { get; } = new();
+
+    /// <summary>The real path of one of the database's files.</summary>
+    public string FilePath(DbFileKind kind) => System.IO.Path.Combine(Path, kind switch
+    {
+        DbFileKind.Database => "database",
+        DbFileKind.Journal => "journal",
+        DbFileKind.Wal => "wal",
+        _ => "shm",
+    });
+
+    /// <summary>Whether the real file exists.</summary>
+    public bool Exists(DbFileKind kind) => File.Exists(FilePath(kind));
+
+    /// <summary>Size of the real file, or -1 if it does not exist.</summary>
+    public long Size(DbFileKind kind)
+    {
+        var info = new FileInfo(FilePath(kind));
+        return info.Exists ? info.Length : -1;
+    }
+
+    /// <summary>The rolling checksum the per-page checksums give for the current page count.</summary>
+    internal Checksum ComputeChecksum() => _checksums.Compute(PageCount, out _);
+
+    /// <summary>Reads from one of the files (passthrough).</summary>
+    public int Read(DbFileKind kind, Span<byte> buffer, long offset)
+    {
+        var handle = Handle(kind, create: false) ?? throw new LiteFsException(LiteFsError.NotFound, $"{Name}: {kind} file does not exist");
+        return RandomAccess.Read(handle, buffer, offset);
+    }
+
+    /// <summary>Creates one of the files exclusively.</summary>
+    public void Create(DbFileKind kind)
+    {
+        if (kind == DbFileKind.Journal && !_host.IsWritable(this))
+        {
+            throw new ReadOnlyReplicaException(Name);
+        }
+        lock (_sync)
+        {
+            var path = FilePath(kind);
+            try
+            {
+                _handles[(int)kind]?.Dispose();
+                _handles[(int)kind] = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+            }
+            catch (IOException) when (File.Exists(path))
+            {
+                throw new LiteFsException(LiteFsError.Exists, $"{path} already exists");
+            }
+        }
+    }
+
+    /// <summary>Writes to one of the files, with the checks and commit detection each one needs.</summary>
+    public void Write(DbFileKind kind, ReadOnlySpan<byte> data, long offset)
+    {
+        switch (kind)
+        {
+            case DbFileKind.Database:
+                WriteDatabase(data, offset);
+                break;
+            case DbFileKind.Journal:
+                WriteJournal(data, offset);
+                break;
+            case DbFileKind.Wal:
+                WriteWal(data, offset);
+                break;
+            default:
+                WriteShm(data, offset);
+                break;
+        }
+    }
+
+    /// <summary>Truncates one of the files, with each one's rules.</summary>
+    public void Truncate(DbFileKind kind, long size)
+    {
+        switch (kind)
+        {
+            case DbFileKind.Database:
+                TruncateDatabase(size);
+                break;
+            case DbFileKind.Journal:
+                TruncateJournal(size);
+                break;
+            case DbFileKind.Wal:
+                TruncateWal(size);
+                break;
+            default:
+                RandomAccess.SetLength(RequireHandle(DbFileKind.Shm), size);
+                break;
+        }
+    }
+
+    /// <summary>Removes one of the auxiliary files (the database itself is removed with <see cref="Delete"/>).</summary>
+    public void Unlink(DbFileKind kind)
+    {
+        switch (kind)
+        {
+            case DbFileKind.Journal:
+                CommitJournal(JournalFinish.Delete);
+                break;
+            case DbFileKind.Wal:
+                lock (_sync)
+                {
+                    CloseHandle(DbFileKind.Wal);
+                    DeleteFile(FilePath(DbFileKind.Wal));
+                    ForgetWalFrames();
+                }
+                break;
+            case DbFileKind.Shm:
+                lock (_sync)
+                {
+                    CloseHandle(DbFileKind.Shm);
+                    DeleteFile(FilePath(DbFileKind.Shm));
+                }
+                break;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(kind), "use Delete to remove a database");
+        }
+    }
+
+    /// <summary>
+    /// SQLite asked for one of the files to be made durable. Besides syncing that file, this is
+    /// when LTX files committed since the last such request are synced: the node promises the
+    /// durability SQLite's own synchronous setting asks for, with no fsync of its own per commit
+    /// when SQLite does not sync per commit.
+    /// </summary>
+    public void Sync(DbFileKind kind)
+    {
+        var handle = Handle(kind, create: false);
+        if (handle is not null)
+        {
+            RandomAccess.FlushToDisk(handle);
+        }
+        if (kind != DbFileKind.Shm)
+        {
+            lock (_sync)
+            {
+                _syncRequested = true;
+                SyncPendingLtx();
+            }
+        }
+    }
+
+    private void WriteDatabase(ReadOnlySpan<byte> data, long offset)
+    {
+        if (!_host.IsWritable(this))
+        {
+            throw new ReadOnlyReplicaException(Name);
+        }
+        if (data.IsEmpty)
+        {
+            return;
+        }
+        lock (_sync)
+        {
+            if (PageSize == 0)
+            {
+                if (offset != 0 || data.Length < SqliteDatabase.HeaderSize || !data.StartsWith("SQLite format 3\0"u8))
+                {
+                    throw new LiteFsException($"{Name}: first write must be a SQLite header at offset 0 (offset {offset}, {data.Length} bytes)");
+                }
+                PageSize = SqliteDatabase.ReadPageSize(data);
+                if (PageSize == 0)
+                {
+                    throw new LiteFsException($"{Name}: the SQLite header gives an invalid page size");
+                }
+            }
+            if (data.Length != PageSize || offset % PageSize != 0)
+            {
+                throw new LiteFsException($"{Name}: database writes must be one aligned page of {PageSize} bytes (got {data.Length} bytes at offset {offset})");
+            }
+            var pgno = (uint)(offset / PageSize) + 1;
+            RandomAccess.Write(RequireHandle(DbFileKind.Database, create: true), data, offset);
+            _checksums.SetDatabase(pgno, pgno == LockPgno ? default : Checksum.OfPage(pgno, data));
+
+            // Pages of a rollback-journal transaction. Also while a journal exists in WAL mode:
+            // SQLite leaving WAL rewrites page 1 inside a rollback transaction.
+            if (Mode == JournalMode.Rollback || _journalActive)
+            {
+                _dirty.Add(pgno);
+            }
+        }
+    }
+
+    private void TruncateDatabase(long size)
+    {
+        lock (_sync)
+        {
+            if (PageSize == 0 || size % PageSize != 0 || size / PageSize != PageCount)
+            {
+                throw new LiteFsException($"{Name}: database may only be truncated to its committed size ({PageCount} pages of {PageSize}); asked for {size} bytes");
+            }
+            RandomAccess.SetLength(RequireHandle(DbFileKind.Database, create: true), size);
+        }
+    }
+
+    private void WriteShm(ReadOnlySpan<byte> data, long offset)
+    {
+        if (Volatile.Read(ref _rewritingShm))
+        {
+            // SQLite refreshing its mapping while the node rewrites the header: drop it.
+            return;
+        }
+        RandomAccess.Write(RequireHandle(DbFileKind.Shm, create: true), data, offset);
+    }
+
+    private uint LockPgno => LtxLayout.LockPageNumber(PageSize);
+
+    /// <summary>The page size and page count in a SQLite header, or zeros.</summary>
+    private static (int PageSize, uint PageCount, bool Wal) ParseHeader(ReadOnlySpan<byte> header) =>
+        header.Length < SqliteDatabase.HeaderSize
+            ? (0, 0, false)
+            : (SqliteDatabase.ReadPageSize(header), BinaryPrimitives.ReadUInt32BigEndian(header[HeaderPageCountOffset..]), header[18] == 2 && header[19] == 2);
+
+    private SafeFileHandle RequireHandle(DbFileKind kind, bool create = false) =>
+        Handle(kind, create) ?? throw new LiteFsException(LiteFsError.NotFound, $"{Name}: the {kind.ToString().ToLowerInvariant()} file does not exist");
+
+    /// <summary>The node's handle on one of the files, opened on first use; null if it does not exist.</summary>
+    private SafeFileHandle? Handle(DbFileKind kind, bool create)
+    {
+        var handle = Volatile.Read(ref _handles[(int)kind]);
+        if (handle is not null && !handle.IsClosed)
+        {
+            return handle;
+        }
+        lock (_sync)
+        {
+            handle = _handles[(int)kind];
+            if (handle is not null && !handle.IsClosed)
+            {
+                return handle;
+            }
+            var path = FilePath(kind);
+            if (!create && !File.Exists(path))
+            {
+                return null;
+            }
+            try
+            {
+                handle = File.OpenHandle(path, create ? FileMode.OpenOrCreate : FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+            }
+            catch (FileNotFoundException)
+            {
+                return null;
+            }
+            _handles[(int)kind] = handle;
+            return handle;
+        }
+    }
+
+    private void CloseHandle(DbFileKind kind)
+    {
+        _handles[(int)kind]?.Dispose();
+        _handles[(int)kind] = null;
+    }
+
+    private static void DeleteFile(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (DirectoryNotFoundException)
+        {
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        lock (_sync)
+        {
+            for (var i = 0; i < _handles.Length; i++)
+            {
+                _handles[i]?.Dispose();
+                _handles[i] = null;
+            }
+        }
+    }
+}

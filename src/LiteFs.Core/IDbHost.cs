@@ -1,0 +1,78 @@
+using LiteFs.Ltx;
+using Microsoft.Extensions.Logging;
+
+namespace LiteFs.Core;
+
+/// <summary>What a database needs from the node that holds it.</summary>
+internal interface IDbHost
+{
+    /// <summary>This node's ID, stamped into the LTX files it creates.</summary>
+    ulong NodeId { get; }
+
+    /// <summary>Whether LTX files this node creates are LZ4-compressed.</summary>
+    bool Compress { get; }
+
+    /// <summary>The clock.</summary>
+    TimeProvider Time { get; }
+
+    /// <summary>The log.</summary>
+    ILogger Logger { get; }
+
+    /// <summary>Tells the kernel about changes the node made behind SQLite's back.</summary>
+    ICacheInvalidator Invalidator { get; }
+
+    /// <summary>Whether writes to <paramref name="db"/> are allowed here (primary, or HALT lock held).</summary>
+    bool IsWritable(Db db);
+
+    /// <summary>A transaction was committed locally or applied: its file is durable in the LTX directory.</summary>
+    void OnTransaction(Db db, in LtxHeader header, Pos pos);
+
+    /// <summary>A failure the node cannot continue after (exit status 99).</summary>
+    void Fatal(FatalDatabaseException ex);
+}
+
+/// <summary>
+/// Kernel cache invalidation, implemented by the file system layer. The core calls it whenever
+/// a file changes other than through the mount (applied LTX files, recovery, SHM rewrites).
+/// </summary>
+public interface ICacheInvalidator
+{
+    /// <summary>Cached data of a database file in [offset, offset + length) is stale; length -1 means to the end.</summary>
+    void InvalidateData(string database, DbFileKind kind, long offset, long length);
+
+    /// <summary>A directory entry (a file appeared or disappeared, or a position changed).</summary>
+    void InvalidateEntry(string name);
+}
+
+/// <summary>The files of one database.</summary>
+public enum DbFileKind
+{
+    /// <summary>The main database file.</summary>
+    Database,
+
+    /// <summary>The rollback journal.</summary>
+    Journal,
+
+    /// <summary>The write-ahead log.</summary>
+    Wal,
+
+    /// <summary>The WAL index (shared memory).</summary>
+    Shm,
+}
+
+/// <summary>An invalidator that does nothing (no mount, or tests).</summary>
+public sealed class NullCacheInvalidator : ICacheInvalidator
+{
+    /// <summary>The one instance.</summary>
+    public static NullCacheInvalidator Instance { get; } = new();
+
+    /// <inheritdoc />
+    public void InvalidateData(string database, DbFileKind kind, long offset, long length)
+    {
+    }
+
+    /// <inheritdoc />
+    public void InvalidateEntry(string name)
+    {
+    }
+}

@@ -1,0 +1,75 @@
+namespace LiteFs.Core.Locking;
+
+/// <summary>The state one owner holds on one lock.</summary>
+internal enum LockMode
+{
+    None,
+    Shared,
+    Exclusive,
+}
+
+/// <summary>
+/// One SQLite lock byte as a reader/writer lock tracked per owner (a FUSE lock owner, or one of
+/// the node's internal owners). Non-blocking: every request succeeds or fails at once.
+/// Not thread-safe on its own; <see cref="DbLocks"/> serialises access.
+/// </summary>
+internal sealed class RwLock(string name)
+{
+    private readonly HashSet<ulong> _shared = [];
+    private ulong _exclusiveOwner;
+    private bool _exclusive;
+
+    public string Name { get; } = name;
+
+    public LockMode ModeOf(ulong owner) =>
+        _exclusive && _exclusiveOwner == owner ? LockMode.Exclusive : _shared.Contains(owner) ? LockMode.Shared : LockMode.None;
+
+    /// <summary>Whether anyone holds the lock in any mode.</summary>
+    public bool IsHeld => _exclusive || _shared.Count > 0;
+
+    /// <summary>Whether someone holds the lock exclusively.</summary>
+    public bool IsExclusive => _exclusive;
+
+    /// <summary>Whether <paramref name="owner"/> could take the lock shared.</summary>
+    public bool CanShare(ulong owner) => !_exclusive || _exclusiveOwner == owner;
+
+    /// <summary>Whether <paramref name="owner"/> could take the lock exclusively.</summary>
+    public bool CanExclusive(ulong owner) =>
+        _exclusive ? _exclusiveOwner == owner : _shared.Count == 0 || (_shared.Count == 1 && _shared.Contains(owner));
+
+    public bool TryShared(ulong owner)
+    {
+        if (_exclusive)
+        {
+            if (_exclusiveOwner != owner)
+            {
+                return false;
+            }
+            // Downgrade.
+            _exclusive = false;
+        }
+        _shared.Add(owner);
+        return true;
+    }
+
+    public bool TryExclusive(ulong owner)
+    {
+        if (!CanExclusive(owner))
+        {
+            return false;
+        }
+        _shared.Remove(owner);
+        _exclusive = true;
+        _exclusiveOwner = owner;
+        return true;
+    }
+
+    public void Unlock(ulong owner)
+    {
+        if (_exclusive && _exclusiveOwner == owner)
+        {
+            _exclusive = false;
+        }
+        _shared.Remove(owner);
+    }
+}

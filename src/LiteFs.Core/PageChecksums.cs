@@ -1,0 +1,135 @@
+using LiteFs.Ltx;
+
+namespace LiteFs.Core;
+
+/// <summary>
+/// Per-page checksums of one database: the database file's pages, overlaid by the pages of
+/// committed WAL frames not yet checkpointed. The rolling database checksum is the XOR of the
+/// logical page checksums; XORs of blocks of <see cref="BlockSize"/> pages are cached and only
+/// recomputed for blocks that changed, so a commit costs O(changed pages + blocks), not a rescan.
+/// </summary>
+internal sealed class PageChecksums
+{
+    /// <summary>Pages per cached block.</summary>
+    public const int BlockSize = 256;
+
+    private readonly List<ulong[]> _blocks = [];
+    private readonly List<ulong> _blockXor = [];
+    private readonly List<bool> _blockValid = [];
+    private readonly Dictionary<uint, ulong> _wal = [];
+
+    /// <summary>The checksum recorded for page <paramref name="pgno"/> of the database file, or 0.</summary>
+    public ulong GetDatabase(uint pgno)
+    {
+        var (b, i) = Locate(pgno);
+        return b < _blocks.Count ? _blocks[b][i] : 0;
+    }
+
+    /// <summary>The logical checksum of a page: its committed WAL version if any, else the database file's.</summary>
+    public ulong Get(uint pgno) => _wal.TryGetValue(pgno, out var c) ? c : GetDatabase(pgno);
+
+    /// <summary>Records the checksum of a page written to the database file.</summary>
+    public void SetDatabase(uint pgno, Checksum checksum)
+    {
+        var (b, i) = Locate(pgno);
+        while (_blocks.Count <= b)
+        {
+            _blocks.Add(new ulong[BlockSize]);
+            _blockXor.Add(0);
+            _blockValid.Add(true);
+        }
+        _blocks[b][i] = checksum.Value;
+        _blockValid[b] = false;
+    }
+
+    /// <summary>Records the checksum of a page's newest committed WAL frame.</summary>
+    public void SetWal(uint pgno, Checksum checksum) => _wal[pgno] = checksum.Value;
+
+    /// <summary>Whether any WAL page is recorded.</summary>
+    public bool HasWalPages => _wal.Count > 0;
+
+    /// <summary>Forgets the WAL overlay (the WAL was checkpointed and reset).</summary>
+    public void ClearWal() => _wal.Clear();
+
+    /// <summary>Forgets checksums of pages beyond <paramref name="pageCount"/>, in the file and in the WAL overlay.</summary>
+    public void Truncate(uint pageCount)
+    {
+        var (b, i) = Locate(pageCount + 1);
+        if (b < _blocks.Count)
+        {
+            Array.Clear(_blocks[b], i, BlockSize - i);
+            _blockValid[b] = false;
+            var keep = i == 0 ? b : b + 1;
+            _blocks.RemoveRange(keep, _blocks.Count - keep);
+            _blockXor.RemoveRange(keep, _blockXor.Count - keep);
+            _blockValid.RemoveRange(keep, _blockValid.Count - keep);
+        }
+        if (_wal.Count > 0)
+        {
+            foreach (var pgno in _wal.Keys.Where(p => p > pageCount).ToList())
+            {
+                _wal.Remove(pgno);
+            }
+        }
+    }
+
+    /// <summary>Forgets everything.</summary>
+    public void Clear()
+    {
+        _blocks.Clear();
+        _blockXor.Clear();
+        _blockValid.Clear();
+        _wal.Clear();
+    }
+
+    /// <summary>
+    /// The rolling checksum of pages 1..<paramref name="pageCount"/> (the lock page never has a
+    /// checksum, so it contributes nothing). Pages with no recorded checksum are reported through
+    /// <paramref name="missing"/> (the first such page number, or 0).
+    /// </summary>
+    public Checksum Compute(uint pageCount, out uint missing)
+    {
+        missing = 0;
+        if (pageCount == 0)
+        {
+            return Checksum.Flag;
+        }
+        ulong xor = 0;
+        var (lastBlock, lastIndex) = Locate(pageCount);
+        for (var b = 0; b <= lastBlock && b < _blocks.Count; b++)
+        {
+            var block = _blocks[b];
+            if (b < lastBlock)
+            {
+                if (!_blockValid[b])
+                {
+                    ulong x = 0;
+                    foreach (var c in block)
+                    {
+                        x ^= c;
+                    }
+                    _blockXor[b] = x;
+                    _blockValid[b] = true;
+                }
+                xor ^= _blockXor[b];
+            }
+            else
+            {
+                for (var i = 0; i <= lastIndex; i++)
+                {
+                    xor ^= block[i];
+                }
+            }
+        }
+        foreach (var (pgno, c) in _wal)
+        {
+            if (pgno <= pageCount)
+            {
+                xor ^= GetDatabase(pgno) ^ c;
+            }
+        }
+        return new Checksum(Checksum.FlagBit | xor);
+    }
+
+    private static (int Block, int Index) Locate(uint pgno) => ((int)((pgno - 1) / BlockSize), (int)((pgno - 1) % BlockSize));
+}

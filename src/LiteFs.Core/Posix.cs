@@ -1,0 +1,41 @@
+using System.Runtime.InteropServices;
+
+namespace LiteFs.Core;
+
+/// <summary>The few POSIX calls .NET has no API for.</summary>
+internal static partial class Posix
+{
+    private const int ORdOnly = 0;
+    private const int ODirectory = 0x10000;
+    private const int OCloexec = 0x80000;
+
+    /// <summary>fsyncs a directory, making renames and unlinks in it durable.</summary>
+    public static void FsyncDirectory(string path)
+    {
+        var fd = Open(path, ORdOnly | ODirectory | OCloexec);
+        if (fd < 0)
+        {
+            throw new IOException($"cannot open directory {path} to sync it: {Marshal.GetLastPInvokeErrorMessage()}");
+        }
+        try
+        {
+            if (Fsync(fd) != 0)
+            {
+                throw new IOException($"cannot sync directory {path}: {Marshal.GetLastPInvokeErrorMessage()}");
+            }
+        }
+        finally
+        {
+            _ = Close(fd);
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Open(string path, int flags);
+
+    [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
+    private static partial int Fsync(int fd);
+
+    [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
+    private static partial int Close(int fd);
+}

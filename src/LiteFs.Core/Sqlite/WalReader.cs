@@ -1,0 +1,105 @@
+using Microsoft.Win32.SafeHandles;
+
+namespace LiteFs.Core.Sqlite;
+
+/// <summary>
+/// Reads the valid prefix of a SQLite WAL file: frames are returned while their salts match the
+/// header and their cumulative checksums verify. Whatever follows (a torn frame, frames of an
+/// older WAL generation, garbage) ends the WAL, as SQLite's own recovery treats it; that is not
+/// an error.
+/// </summary>
+internal sealed class WalReader
+{
+    private readonly SafeFileHandle _file;
+    private readonly long _length;
+    private uint _s0;
+    private uint _s1;
+
+    private WalReader(SafeFileHandle file, WalHeader header)
+    {
+        _file = file;
+        _length = RandomAccess.GetLength(file);
+        Header = header;
+        _s0 = header.Checksum1;
+        _s1 = header.Checksum2;
+        Offset = 0;
+    }
+
+    /// <summary>The WAL header.</summary>
+    public WalHeader Header { get; }
+
+    /// <summary>Offset of the frame last returned (0 before the first).</summary>
+    public long Offset { get; private set; }
+
+    private long _next = WalHeader.Size;
+
+    /// <summary>The running checksum after the last frame returned.</summary>
+    public (uint S0, uint S1) Checksum => (_s0, _s1);
+
+    /// <summary>
+    /// Opens a reader. Returns null when the file has no complete, valid header (too short, or a
+    /// header checksum mismatch: an empty WAL); throws <see cref="InvalidDataException"/> for a
+    /// bad magic or an unsupported version.
+    /// </summary>
+    public static WalReader? Open(SafeFileHandle file)
+    {
+        Span<byte> buffer = stackalloc byte[WalHeader.Size];
+        if (RandomAccess.Read(file, buffer, 0) < WalHeader.Size)
+        {
+            return null;
+        }
+        var header = WalHeader.Read(buffer);
+        if (!header.HasValidMagic)
+        {
+            throw new InvalidDataException($"invalid wal header magic: {header.Magic:x}");
+        }
+        if (!WalHeader.ChecksumMatches(buffer, header))
+        {
+            return null;
+        }
+        if (header.Version != WalHeader.SupportedVersion)
+        {
+            throw new InvalidDataException($"unsupported wal version: {header.Version}");
+        }
+        return new WalReader(file, header);
+    }
+
+    /// <summary>
+    /// Reads the next frame's page into <paramref name="page"/> (exactly the page size). Returns
+    /// false at the end of the valid WAL.
+    /// </summary>
+    public bool ReadFrame(Span<byte> page, out WalFrameHeader frame)
+    {
+        frame = default;
+        if (page.Length != Header.PageSize)
+        {
+            throw new ArgumentException($"WALReader.ReadFrame(): buffer size ({page.Length}) must match page size ({Header.PageSize})", nameof(page));
+        }
+        if (_next + WalHeader.FrameHeaderSize + page.Length > _length)
+        {
+            return false;
+        }
+        Span<byte> fh = stackalloc byte[WalHeader.FrameHeaderSize];
+        if (RandomAccess.Read(_file, fh, _next) < fh.Length || RandomAccess.Read(_file, page, _next + fh.Length) < page.Length)
+        {
+            return false;
+        }
+        var header = WalFrameHeader.Read(fh);
+        if (header.Salt1 != Header.Salt1 || header.Salt2 != Header.Salt2)
+        {
+            return false;
+        }
+        var big = Header.BigEndianChecksums;
+        var (s0, s1) = WalChecksum.Append(big, _s0, _s1, fh[..8]);
+        (s0, s1) = WalChecksum.Append(big, s0, s1, page);
+        if (s0 != header.Checksum1 || s1 != header.Checksum2)
+        {
+            return false;
+        }
+        (_s0, _s1) = (s0, s1);
+        Offset = _next;
+        _next += fh.Length + page.Length;
+        frame = header;
+        return true;
+    }
+}

@@ -1,0 +1,269 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Security.Cryptography;
+using LiteFs.Ltx;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace LiteFs.Core;
+
+/// <summary>How a <see cref="Store"/> is set up (the <c>data</c> and <c>lease</c> settings that concern it).</summary>
+public sealed record StoreOptions
+{
+    /// <summary>The data directory.</summary>
+    public required string DataDir { get; init; }
+
+    /// <summary>LZ4-compress LTX files this node creates.</summary>
+    public bool Compress { get; init; } = true;
+
+    /// <summary>Minimum age before an LTX file may be deleted; zero disables retention.</summary>
+    public TimeSpan Retention { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>How often retention runs; zero disables it.</summary>
+    public TimeSpan RetentionMonitorInterval { get; init; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>The lease: who is primary.</summary>
+    public required ILease Lease { get; init; }
+
+    /// <summary>Called on a fatal failure instead of exiting with status 99 (tests).</summary>
+    public Action<FatalDatabaseException>? OnFatal { get; init; }
+}
+
+/// <summary>
+/// A node's databases: the data directory (<c>clusterid</c>, <c>dbs/NAME/</c>), their opening and
+/// recovery at start-up, the role this node plays, retention, and the notifications that
+/// replication and the API subscribe to.
+/// </summary>
+public sealed partial class Store : IDbHost, IDisposable
+{
+    private readonly ConcurrentDictionary<string, Db> _dbs = new(StringComparer.Ordinal);
+    private readonly StoreOptions _options;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly ILogger _logger;
+    private Task? _retention;
+
+    /// <summary>Creates a store; nothing is read until <see cref="Open"/>.</summary>
+    public Store(StoreOptions options, ILogger? logger = null, TimeProvider? time = null)
+    {
+        _options = options;
+        _logger = logger ?? NullLogger.Instance;
+        Time = time ?? TimeProvider.System;
+        Span<byte> id = stackalloc byte[8];
+        RandomNumberGenerator.Fill(id);
+        NodeId = System.Buffers.Binary.BinaryPrimitives.ReadUInt64BigEndian(id);
+    }
+
+    /// <summary>This process's node ID, new at every start.</summary>
+    public ulong NodeId { get; }
+
+    /// <summary>The node ID as upstream writes it: 16 uppercase hex digits.</summary>
+    public string NodeIdText => NodeId.ToString("X16", CultureInfo.InvariantCulture);
+
+    /// <summary>The cluster ID (<c>LFSC</c> + 16 uppercase hex), once known.</summary>
+    public string? ClusterId { get; private set; }
+
+    /// <summary>The data directory.</summary>
+    public string DataDir => _options.DataDir;
+
+    /// <summary>Whether this node is the primary.</summary>
+    public bool IsPrimary => _options.Lease.IsPrimary;
+
+    /// <summary>The lease.</summary>
+    public ILease Lease => _options.Lease;
+
+    /// <inheritdoc />
+    public bool Compress => _options.Compress;
+
+    /// <inheritdoc />
+    public TimeProvider Time { get; }
+
+    /// <inheritdoc />
+    public ILogger Logger => _logger;
+
+    /// <inheritdoc />
+    public ICacheInvalidator Invalidator { get; set; } = NullCacheInvalidator.Instance;
+
+    /// <summary>Raised after every transaction committed or applied, with its database and new position.</summary>
+    public event Action<Db, Pos>? Transaction;
+
+    /// <summary>The databases, sorted by name.</summary>
+    public IReadOnlyList<Db> Databases => [.. _dbs.Values.OrderBy(d => d.Name, StringComparer.Ordinal)];
+
+    /// <summary>A database by name, or null.</summary>
+    public Db? Find(string name) => _dbs.GetValueOrDefault(name);
+
+    /// <summary>
+    /// Opens the data directory and every database in it (recovering each), then starts
+    /// retention. The first database that fails to open fails the whole start.
+    /// </summary>
+    public void Open()
+    {
+        Directory.CreateDirectory(DataDir);
+        // Node IDs are per process since v0.5; an older version's persisted ID is removed.
+        File.Delete(Path.Combine(DataDir, "id"));
+        ClusterId = ReadOrCreateClusterId();
+        var dbsDir = Path.Combine(DataDir, "dbs");
+        Directory.CreateDirectory(dbsDir);
+        foreach (var dir in Directory.EnumerateDirectories(dbsDir).Order(StringComparer.Ordinal))
+        {
+            var name = Path.GetFileName(dir);
+            var db = new Db(this, name, dir);
+            try
+            {
+                db.Open();
+            }
+            catch (Exception ex)
+            {
+                db.Dispose();
+                throw new LiteFsException($"cannot open database {name}: {ex.Message}", ex);
+            }
+            _dbs[name] = db;
+            LogDatabaseOpened(name, db.Pos);
+        }
+        if (_options.Retention > TimeSpan.Zero && _options.RetentionMonitorInterval > TimeSpan.Zero)
+        {
+            _retention = Task.Run(() => RetentionLoopAsync(_stopping.Token));
+        }
+    }
+
+    /// <summary>Returns the database named <paramref name="name"/>, creating its folder if it is new.</summary>
+    public Db GetOrCreate(string name)
+    {
+        if (!IsValidName(name))
+        {
+            throw new LiteFsException(LiteFsError.Invalid, $"invalid database name \"{name}\"");
+        }
+        return _dbs.GetOrAdd(name, n =>
+        {
+            var dir = Path.Combine(DataDir, "dbs", n);
+            Directory.CreateDirectory(Path.Combine(dir, "ltx"));
+            LogDatabaseCreated(n);
+            return new Db(this, n, dir);
+        });
+    }
+
+    /// <summary>Whether a name can be a database: not empty, no separator, not a reserved suffix.</summary>
+    public static bool IsValidName(string name) =>
+        name.Length > 0 && name is not ("." or "..") && !name.Contains('/', StringComparison.Ordinal) && !name.Contains('\0', StringComparison.Ordinal)
+        && !name.StartsWith('.') && !HasReservedSuffix(name);
+
+    /// <summary>Whether a name ends with one of the mount's auxiliary-file suffixes.</summary>
+    public static bool HasReservedSuffix(string name) =>
+        name.EndsWith("-journal", StringComparison.Ordinal) || name.EndsWith("-wal", StringComparison.Ordinal) || name.EndsWith("-shm", StringComparison.Ordinal)
+        || name.EndsWith("-pos", StringComparison.Ordinal) || name.EndsWith("-lock", StringComparison.Ordinal);
+
+    /// <inheritdoc />
+    public bool IsWritable(Db db) => IsPrimary;
+
+    void IDbHost.OnTransaction(Db db, in LtxHeader header, Pos pos) => Transaction?.Invoke(db, pos);
+
+    void IDbHost.Fatal(FatalDatabaseException ex)
+    {
+        LogFatal(ex.Message);
+        if (_options.OnFatal is { } handler)
+        {
+            handler(ex);
+            return;
+        }
+        Environment.Exit(FatalDatabaseException.ExitStatus);
+    }
+
+    private string ReadOrCreateClusterId()
+    {
+        var path = Path.Combine(DataDir, "clusterid");
+        if (File.Exists(path))
+        {
+            var text = File.ReadAllText(path).Trim();
+            if (!IsValidClusterId(text))
+            {
+                throw new LiteFsException($"invalid cluster id in {path}: \"{text}\" (want LFSC followed by 16 hex digits); fix or remove the file");
+            }
+            return text;
+        }
+        Span<byte> random = stackalloc byte[8];
+        RandomNumberGenerator.Fill(random);
+        var id = "LFSC" + Convert.ToHexString(random);
+        var temp = path + ".tmp";
+        File.WriteAllText(temp, id + "\n");
+        using (var handle = File.OpenHandle(temp, FileMode.Open, FileAccess.ReadWrite))
+        {
+            RandomAccess.FlushToDisk(handle);
+        }
+        File.Move(temp, path, overwrite: true);
+        Posix.FsyncDirectory(DataDir);
+        return id;
+    }
+
+    /// <summary>Whether <paramref name="id"/> is <c>LFSC</c> followed by 16 hex digits.</summary>
+    public static bool IsValidClusterId(string id) =>
+        id.Length == 20 && id.StartsWith("LFSC", StringComparison.Ordinal) && ulong.TryParse(id.AsSpan(4), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out _);
+
+    private async Task RetentionLoopAsync(CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(_options.RetentionMonitorInterval, Time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+            {
+                EnforceRetention();
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    /// <summary>Deletes LTX files older than the retention period (never a database's newest).</summary>
+    public void EnforceRetention()
+    {
+        var cutoff = Time.GetUtcNow() - _options.Retention;
+        foreach (var db in _dbs.Values)
+        {
+            try
+            {
+                var removed = db.EnforceRetention(cutoff);
+                if (removed > 0)
+                {
+                    LogRetention(db.Name, removed);
+                }
+            }
+            catch (IOException ex)
+            {
+                LogRetentionFailed(db.Name, ex.Message);
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _stopping.Cancel();
+        try
+        {
+            _retention?.Wait(TimeSpan.FromSeconds(5));
+        }
+        catch (AggregateException)
+        {
+        }
+        foreach (var db in _dbs.Values)
+        {
+            db.Dispose();
+        }
+        _stopping.Dispose();
+    }
+
+    [LoggerMessage(1, LogLevel.Information, "database {Name} opened at position {Pos}")]
+    private partial void LogDatabaseOpened(string name, Pos pos);
+
+    [LoggerMessage(2, LogLevel.Information, "database {Name} created")]
+    private partial void LogDatabaseCreated(string name);
+
+    [LoggerMessage(3, LogLevel.Critical, "fatal: {Message}; exiting with status 99")]
+    private partial void LogFatal(string message);
+
+    [LoggerMessage(4, LogLevel.Debug, "retention: removed {Count} LTX file(s) of {Name}")]
+    private partial void LogRetention(string name, int count);
+
+    [LoggerMessage(5, LogLevel.Warning, "retention of {Name} failed: {Reason}")]
+    private partial void LogRetentionFailed(string name, string reason);
+}

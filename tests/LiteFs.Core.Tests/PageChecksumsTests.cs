@@ -1,0 +1,48 @@
+using LiteFs.Ltx;
+
+namespace LiteFs.Core.Tests;
+
+public class PageChecksumsTests
+{
+    private static Checksum Page(uint pgno, byte fill) => Checksum.OfPage(pgno, Enumerable.Repeat(fill, 512).ToArray());
+
+    [Fact]
+    public void Compute_EqualsXorOfPages_AcrossBlocksAndTruncation()
+    {
+        var table = new PageChecksums();
+        var random = new Random(1);
+        var expected = new Dictionary<uint, Checksum>();
+        for (var round = 0; round < 2000; round++)
+        {
+            var pgno = (uint)random.Next(1, 1000);
+            var c = Page(pgno, (byte)random.Next(256));
+            table.SetDatabase(pgno, c);
+            expected[pgno] = c;
+            if (round % 97 == 0)
+            {
+                var n = (uint)random.Next(1, 1000);
+                table.Truncate(n);
+                foreach (var p in expected.Keys.Where(p => p > n).ToList())
+                {
+                    expected.Remove(p);
+                }
+            }
+            var count = (uint)random.Next(0, 1000);
+            var want = expected.Where(e => e.Key <= count).Aggregate(Checksum.Flag, (acc, e) => acc.Xor(e.Value));
+            Assert.Equal(want, table.Compute(count, out _));
+        }
+    }
+
+    [Fact]
+    public void WalOverlay_ReplacesDatabaseVersion()
+    {
+        var table = new PageChecksums();
+        table.SetDatabase(1, Page(1, 1));
+        table.SetDatabase(2, Page(2, 2));
+        table.SetWal(2, Page(2, 3));
+        table.SetWal(3, Page(3, 4));
+        Assert.Equal(Checksum.Flag.Xor(Page(1, 1)).Xor(Page(2, 3)).Xor(Page(3, 4)), table.Compute(3, out _));
+        table.ClearWal();
+        Assert.Equal(Checksum.Flag.Xor(Page(1, 1)).Xor(Page(2, 2)), table.Compute(3, out _));
+    }
+}
