@@ -1,0 +1,70 @@
+namespace LiteFs.Fuse.Protocol;
+
+/// <summary>enum fuse_opcode from linux/fuse.h.</summary>
+internal enum Opcode : uint
+{
+    Lookup = 1,
+    Forget = 2,
+    GetAttr = 3,
+    SetAttr = 4,
+    ReadLink = 5,
+    Symlink = 6,
+    MkNod = 8,
+    MkDir = 9,
+    Unlink = 10,
+    RmDir = 11,
+    Rename = 12,
+    Link = 13,
+    Open = 14,
+    Read = 15,
+    Write = 16,
+    StatFs = 17,
+    Release = 18,
+    Fsync = 20,
+    SetXAttr = 21,
+    GetXAttr = 22,
+    ListXAttr = 23,
+    RemoveXAttr = 24,
+    Flush = 25,
+    Init = 26,
+    OpenDir = 27,
+    ReadDir = 28,
+    ReleaseDir = 29,
+    FsyncDir = 30,
+    GetLk = 31,
+    SetLk = 32,
+    SetLkW = 33,
+    Access = 34,
+    Create = 35,
+    Interrupt = 36,
+    BMap = 37,
+    Destroy = 38,
+    Ioctl = 39,
+    Poll = 40,
+    NotifyReply = 41,
+    BatchForget = 42,
+    Fallocate = 43,
+    ReadDirPlus = 44,
+    Rename2 = 45,
+    LSeek = 46,
+    CopyFileRange = 47,
+    SetupMapping = 48,
+    RemoveMapping = 49,
+    SyncFs = 50,
+    TmpFile = 51,
+    Statx = 52,
+
+    /// <summary>One past the highest opcode the handler table holds.</summary>
+    TableSize = 64,
+}
+
+/// <summary>enum fuse_notify_code.</summary>
+internal enum NotifyCode
+{
+    Poll = 1,
+    InvalInode = 2,
+    InvalEntry = 3,
+    Store = 4,
+    Retrieve = 5,
+    Delete = 6,
+}

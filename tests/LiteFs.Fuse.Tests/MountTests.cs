@@ -1,0 +1,161 @@
+using LiteFs.Fuse.Loopback;
+using LiteFs.TestKit;
+
+namespace LiteFs.Fuse.Tests;
+
+/// <summary>Mounting and unmounting: the errors users hit, the unprivileged path, signals, stale mounts.</summary>
+public sealed class MountTests : IDisposable
+{
+    private readonly TempDir _dir = new("litefs-fuse-mount");
+    private readonly string _source;
+    private readonly string _mountPoint;
+
+    public MountTests()
+    {
+        _source = _dir.Combine("source");
+        _mountPoint = _dir.Combine("mnt");
+        Directory.CreateDirectory(_source);
+        Directory.CreateDirectory(_mountPoint);
+        File.WriteAllText(Path.Combine(_source, "hello.txt"), "hello");
+    }
+
+    public void Dispose()
+    {
+        Mounts.ForceDetach(_mountPoint);
+        _dir.Dispose();
+    }
+
+    private FuseMount MountLoopback(LoopbackFileSystem fileSystem, MountOptions? options = null) =>
+        FuseMount.Mount(_mountPoint, fileSystem.Root, options ?? new MountOptions());
+
+    [Fact]
+    public void Mount_MissingMountPoint_SaysCreateIt()
+    {
+        using var fileSystem = new LoopbackFileSystem(_source);
+        var missing = _dir.Combine("nope");
+        var error = Assert.Throws<FuseMountException>(() => FuseMount.Mount(missing, fileSystem.Root));
+        Assert.Equal($"cannot mount on {missing}: the mount point does not exist. Create it first (mkdir -p {missing}).", error.Message);
+    }
+
+    [Fact]
+    public void Mount_FileAsMountPoint_SaysNotADirectory()
+    {
+        using var fileSystem = new LoopbackFileSystem(_source);
+        var file = Path.Combine(_source, "hello.txt");
+        var error = Assert.Throws<FuseMountException>(() => FuseMount.Mount(file, fileSystem.Root));
+        Assert.Equal($"cannot mount on {file}: the mount point is not a directory.", error.Message);
+    }
+
+    [Fact]
+    public void Mount_Twice_SaysAlreadyMounted()
+    {
+        using var fileSystem = new LoopbackFileSystem(_source);
+        using var mount = MountLoopback(fileSystem, new MountOptions { FsName = "first" });
+        var error = Assert.Throws<FuseMountException>(() => MountLoopback(fileSystem));
+        Assert.StartsWith($"cannot mount on {_mountPoint}: it is already mounted (fuse.litefs from first). Unmount it first", error.Message, StringComparison.Ordinal);
+        Assert.Equal("hello", File.ReadAllText(Path.Combine(_mountPoint, "hello.txt")));
+    }
+
+    [Fact]
+    public void Mount_MissingDevice_SaysWhatToDo()
+    {
+        using var fileSystem = new LoopbackFileSystem(_source);
+        var error = Assert.Throws<FuseMountException>(() => MountLoopback(fileSystem, new MountOptions { DevicePath = "/nonexistent/fuse" }));
+        Assert.StartsWith("cannot open /nonexistent/fuse: no such device file.", error.Message, StringComparison.Ordinal);
+        Assert.False(Mounts.IsMounted(_mountPoint));
+    }
+
+    [Fact]
+    public void Dispose_Unmounts_AndProtocolWasNegotiated()
+    {
+        using (var fileSystem = new LoopbackFileSystem(_source))
+        using (var mount = MountLoopback(fileSystem))
+        {
+            Assert.True(Mounts.IsMounted(_mountPoint));
+            Assert.False(mount.UsedFusermount);
+            Assert.True(mount.ProtocolMinor >= 31);
+            Assert.Equal("hello", File.ReadAllText(Path.Combine(_mountPoint, "hello.txt")));
+        }
+        Assert.False(Mounts.IsMounted(_mountPoint));
+        Assert.False(File.Exists(Path.Combine(_mountPoint, "hello.txt")));
+    }
+
+    [Fact]
+    public void Fusermount_AsRoot_PassesTheDeviceOverTheSocket()
+    {
+        using var fileSystem = new LoopbackFileSystem(_source);
+        using (var mount = MountLoopback(fileSystem, new MountOptions { UseFusermount = true }))
+        {
+            Assert.True(mount.UsedFusermount);
+            File.WriteAllText(Path.Combine(_mountPoint, "via-fusermount"), "ok");
+            Assert.Equal("ok", File.ReadAllText(Path.Combine(_source, "via-fusermount")));
+        }
+        Assert.False(Mounts.IsMounted(_mountPoint));
+    }
+
+    [Fact]
+    public async Task ExternalUnmount_CompletesTheMount()
+    {
+        using var fileSystem = new LoopbackFileSystem(_source);
+        using var mount = MountLoopback(fileSystem);
+        Assert.False(mount.Completion.IsCompleted);
+        var (exitCode, _, stderr) = ChildProcess.Run("fusermount3", ["-u", _mountPoint]);
+        Assert.True(exitCode == 0, stderr);
+        await mount.Completion.WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
+    [Fact]
+    public void Passthrough_ServesReadsAndWritesFromTheBackingFile()
+    {
+        using var fileSystem = new LoopbackFileSystem(_source, new LoopbackOptions { Passthrough = true });
+        using var mount = MountLoopback(fileSystem, new MountOptions { Passthrough = true });
+        Assert.True(mount.PassthroughEnabled, "this kernel (6.9+, CONFIG_FUSE_PASSTHROUGH) should allow passthrough as root");
+
+        var path = Path.Combine(_mountPoint, "pt.bin");
+        var data = Enumerable.Range(0, 200_000).Select(i => (byte)i).ToArray();
+        File.WriteAllBytes(path, data);
+        // Two opens of one inode share its backing file.
+        using var first = File.OpenRead(path);
+        using var second = File.OpenRead(path);
+        var buffer = new byte[data.Length];
+        first.ReadExactly(buffer);
+        Assert.Equal(data, buffer);
+        Assert.Equal(data, File.ReadAllBytes(Path.Combine(_source, "pt.bin")));
+        Assert.Equal(data.Length, second.Length);
+    }
+
+    [Theory]
+    [InlineData(15)]
+    [InlineData(2)]
+    public void LoopbackTool_TerminatingSignal_Unmounts(int signal)
+    {
+        using var tool = Tools.StartLoopback(_source, _mountPoint);
+        Assert.Equal("hello", File.ReadAllText(Path.Combine(_mountPoint, "hello.txt")));
+
+        tool.Signal(signal);
+
+        Assert.True(tool.WaitForExit(TimeSpan.FromSeconds(30)), "the loopback tool did not exit");
+        Assert.Equal(0, tool.ExitCode);
+        Assert.False(Mounts.IsMounted(_mountPoint));
+    }
+
+    [Fact]
+    public void StaleMount_FromKilledProcess_IsCleanedBeforeMounting()
+    {
+        using (var tool = Tools.StartLoopback(_source, _mountPoint))
+        {
+            tool.Signal(9);
+            Assert.True(tool.WaitForExit(TimeSpan.FromSeconds(30)));
+        }
+        Assert.True(Mounts.IsMounted(_mountPoint));
+        var stale = Assert.Throws<IOException>(() => Directory.GetFiles(_mountPoint));
+        Assert.Contains("not connected", stale.Message, StringComparison.Ordinal);
+
+        using var fileSystem = new LoopbackFileSystem(_source);
+        using (var mount = MountLoopback(fileSystem))
+        {
+            Assert.Equal("hello", File.ReadAllText(Path.Combine(_mountPoint, "hello.txt")));
+        }
+        Assert.False(Mounts.IsMounted(_mountPoint));
+    }
+}
