@@ -1,0 +1,468 @@
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace LiteFs.Cli.Config;
+
+/// <summary>
+/// Maps the YAML of a <c>litefs.yml</c> onto <see cref="LiteFsConfig"/> by hand, from YamlDotNet's
+/// node model (no reflection, so it stays trimming- and AOT-safe). Strict like upstream: an unknown
+/// key, or a value of the wrong type, is an error naming the file, the line and the key's full path.
+/// Every error in the file is reported, one per line, not just the first.
+/// </summary>
+internal sealed class ConfigParser
+{
+    private readonly string _fileName;
+    private readonly List<string> _errors = [];
+
+    private ConfigParser(string fileName)
+    {
+        _fileName = fileName;
+    }
+
+    /// <summary>
+    /// Parses YAML text that has already been through environment expansion. Keys that are absent,
+    /// or present with a null value, keep their defaults. <paramref name="fileName"/> only labels
+    /// the messages (<c>litefs.yml:7: unknown key "lease.candidat"</c>).
+    /// </summary>
+    /// <exception cref="ConfigException">The text is not valid YAML or does not fit the schema.</exception>
+    public static LiteFsConfig Parse(string text, string fileName)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var parser = new ConfigParser(fileName);
+        var stream = new YamlStream();
+        try
+        {
+            stream.Load(new StringReader(text));
+        }
+        catch (YamlException ex)
+        {
+            const string Duplicate = "Duplicate key ";
+            var problem = ex.Message.StartsWith(Duplicate, StringComparison.Ordinal)
+                ? $"duplicate key \"{ex.Message[Duplicate.Length..]}\" (a key may appear only once in a mapping)"
+                : ex.Message;
+            throw new ConfigException($"{fileName}:{ex.Start.Line}: invalid YAML: {problem}");
+        }
+        if (stream.Documents.Count == 0)
+        {
+            // Upstream's decoder reports io.EOF here; an empty config is an error there too.
+            throw new ConfigException($"{fileName}: EOF: the file holds no YAML document (it is empty or only comments)");
+        }
+        // As upstream's decoder does, only the first document counts.
+        var config = parser.ReadRoot(stream.Documents[0].RootNode);
+        if (parser._errors.Count > 0)
+        {
+            throw new ConfigException(string.Join('\n', parser._errors));
+        }
+        return config;
+    }
+
+    private LiteFsConfig ReadRoot(YamlNode node)
+    {
+        var c = new LiteFsConfig();
+        foreach (var e in Entries(node, ""))
+        {
+            c = e.Name switch
+            {
+                "exit-on-error" => c with { ExitOnError = Bool(e, c.ExitOnError) },
+                "skip-sync" => c with { SkipSync = Bool(e, c.SkipSync) },
+                "strict-verify" => c with { StrictVerify = Bool(e, c.StrictVerify) },
+                "exec" => c with { Exec = Exec(e, c.Exec) },
+                "data" => c with { Data = ReadData(e, c.Data) },
+                "fuse" => c with { Fuse = ReadFuse(e, c.Fuse) },
+                "http" => c with { Http = ReadHttp(e, c.Http) },
+                "proxy" => c with { Proxy = ReadProxy(e, c.Proxy) },
+                "lease" => c with { Lease = ReadLease(e, c.Lease) },
+                "backup" => c with { Backup = ReadBackup(e, c.Backup) },
+                "log" => c with { Log = ReadLog(e, c.Log) },
+                "tracing" => c with { Tracing = ReadTracing(e, c.Tracing) },
+                _ => Unknown(e, c),
+            };
+        }
+        return c;
+    }
+
+    private DataConfig ReadData(Entry section, DataConfig d)
+    {
+        foreach (var e in Entries(section.Value, section.Path))
+        {
+            d = e.Name switch
+            {
+                "dir" => d with { Dir = String(e, d.Dir) },
+                "compress" => d with { Compress = Bool(e, d.Compress) },
+                "retention" => d with { Retention = Duration(e, d.Retention) },
+                "retention-monitor-interval" => d with { RetentionMonitorInterval = Duration(e, d.RetentionMonitorInterval) },
+                _ => Unknown(e, d),
+            };
+        }
+        return d;
+    }
+
+    private FuseConfig ReadFuse(Entry section, FuseConfig f)
+    {
+        foreach (var e in Entries(section.Value, section.Path))
+        {
+            f = e.Name switch
+            {
+                "dir" => f with { Dir = String(e, f.Dir) },
+                "allow-other" => f with { AllowOther = Bool(e, f.AllowOther) },
+                "debug" => f with { Debug = Bool(e, f.Debug) },
+                _ => Unknown(e, f),
+            };
+        }
+        return f;
+    }
+
+    private HttpConfig ReadHttp(Entry section, HttpConfig h)
+    {
+        foreach (var e in Entries(section.Value, section.Path))
+        {
+            h = e.Name switch
+            {
+                "addr" => h with { Addr = String(e, h.Addr) },
+                "snapshot-timeout" => h with { SnapshotTimeout = Duration(e, h.SnapshotTimeout) },
+                _ => Unknown(e, h),
+            };
+        }
+        return h;
+    }
+
+    private ProxyConfig ReadProxy(Entry section, ProxyConfig p)
+    {
+        foreach (var e in Entries(section.Value, section.Path))
+        {
+            p = e.Name switch
+            {
+                "addr" => p with { Addr = String(e, p.Addr) },
+                "target" => p with { Target = String(e, p.Target) },
+                "db" => p with { Db = String(e, p.Db) },
+                "max-lag" => p with { MaxLag = Duration(e, p.MaxLag) },
+                "debug" => p with { Debug = Bool(e, p.Debug) },
+                "passthrough" => p with { Passthrough = StringList(e, p.Passthrough) },
+                "always-forward" => p with { AlwaysForward = StringList(e, p.AlwaysForward) },
+                "primary-redirect-timeout" => p with { PrimaryRedirectTimeout = Duration(e, p.PrimaryRedirectTimeout) },
+                "read-timeout" => p with { ReadTimeout = Duration(e, p.ReadTimeout) },
+                "read-header-timeout" => p with { ReadHeaderTimeout = Duration(e, p.ReadHeaderTimeout) },
+                "write-timeout" => p with { WriteTimeout = Duration(e, p.WriteTimeout) },
+                "idle-timeout" => p with { IdleTimeout = Duration(e, p.IdleTimeout) },
+                _ => Unknown(e, p),
+            };
+        }
+        return p;
+    }
+
+    private LeaseConfig ReadLease(Entry section, LeaseConfig l)
+    {
+        foreach (var e in Entries(section.Value, section.Path))
+        {
+            l = e.Name switch
+            {
+                "type" => l with { Type = String(e, l.Type) },
+                "hostname" => l with { Hostname = String(e, l.Hostname) },
+                "advertise-url" => l with { AdvertiseUrl = String(e, l.AdvertiseUrl) },
+                "candidate" => l with { Candidate = Bool(e, l.Candidate) },
+                "promote" => l with { Promote = Bool(e, l.Promote) },
+                "reconnect-delay" => l with { ReconnectDelay = Duration(e, l.ReconnectDelay) },
+                "demote-delay" => l with { DemoteDelay = Duration(e, l.DemoteDelay) },
+                "databases" => l with { Databases = StringList(e, l.Databases) },
+                "consul" => l with { Consul = ReadConsul(e, l.Consul) },
+                _ => Unknown(e, l),
+            };
+        }
+        return l;
+    }
+
+    private ConsulConfig ReadConsul(Entry section, ConsulConfig c)
+    {
+        foreach (var e in Entries(section.Value, section.Path))
+        {
+            c = e.Name switch
+            {
+                "url" => c with { Url = String(e, c.Url) },
+                "key" => c with { Key = String(e, c.Key) },
+                "ttl" => c with { Ttl = Duration(e, c.Ttl) },
+                "lock-delay" => c with { LockDelay = Duration(e, c.LockDelay) },
+                _ => Unknown(e, c),
+            };
+        }
+        return c;
+    }
+
+    private BackupConfig ReadBackup(Entry section, BackupConfig b)
+    {
+        foreach (var e in Entries(section.Value, section.Path))
+        {
+            b = e.Name switch
+            {
+                "type" => b with { Type = String(e, b.Type) },
+                "path" => b with { Path = String(e, b.Path) },
+                "url" => b with { Url = String(e, b.Url) },
+                "cluster" => b with { Cluster = String(e, b.Cluster) },
+                "auth-token" => b with { AuthToken = String(e, b.AuthToken) },
+                _ => Unknown(e, b),
+            };
+        }
+        return b;
+    }
+
+    private LogConfig ReadLog(Entry section, LogConfig l)
+    {
+        foreach (var e in Entries(section.Value, section.Path))
+        {
+            l = e.Name switch
+            {
+                "format" => l with { Format = String(e, l.Format) },
+                "timestamp" => l with { Timestamp = Bool(e, l.Timestamp) },
+                "debug" => l with { Debug = Bool(e, l.Debug) },
+                _ => Unknown(e, l),
+            };
+        }
+        return l;
+    }
+
+    private TracingConfig ReadTracing(Entry section, TracingConfig t)
+    {
+        foreach (var e in Entries(section.Value, section.Path))
+        {
+            t = e.Name switch
+            {
+                "enabled" => t with { Enabled = Bool(e, t.Enabled) },
+                "path" => t with { Path = String(e, t.Path) },
+                "max-size" => t with { MaxSize = Int(e, t.MaxSize) },
+                "max-count" => t with { MaxCount = Int(e, t.MaxCount) },
+                "compress" => t with { Compress = Bool(e, t.Compress) },
+                _ => Unknown(e, t),
+            };
+        }
+        return t;
+    }
+
+    /// <summary>
+    /// <c>exec</c>: a command string, or a list of <c>{cmd, if-candidate}</c> mappings. Like
+    /// upstream, a scalar counts only if it is a string (<c>exec: 42</c> is not a command), and null
+    /// means no command.
+    /// </summary>
+    private IReadOnlyList<ExecConfig> Exec(Entry e, IReadOnlyList<ExecConfig> current)
+    {
+        switch (e.Value)
+        {
+            case YamlScalarNode scalar when YamlScalar.Resolve(scalar) == ScalarKind.Null:
+                return [];
+            case YamlScalarNode scalar when YamlScalar.IsStringTagged(scalar):
+                return [new ExecConfig(scalar.Value ?? "")];
+            case YamlSequenceNode sequence:
+                var list = new List<ExecConfig>(sequence.Children.Count);
+                for (var i = 0; i < sequence.Children.Count; i++)
+                {
+                    var item = sequence.Children[i];
+                    var path = $"{e.Path}[{i}]";
+                    if (item is not YamlMappingNode)
+                    {
+                        Error(item, $"{path}: expected a mapping with \"cmd\" and optional \"if-candidate\", got {Describe(item)}");
+                        continue;
+                    }
+                    var exec = new ExecConfig("");
+                    foreach (var field in Entries(item, path))
+                    {
+                        exec = field.Name switch
+                        {
+                            "cmd" => exec with { Cmd = String(field, exec.Cmd) },
+                            "if-candidate" => exec with { IfCandidate = Bool(field, exec.IfCandidate) },
+                            _ => Unknown(field, exec),
+                        };
+                    }
+                    list.Add(exec);
+                }
+                return list;
+            default:
+                Error(e.Value, $"invalid exec config format (exec must be a command string or a list of {{cmd, if-candidate}} entries, got {Describe(e.Value)})");
+                return current;
+        }
+    }
+
+    private string String(Entry e, string current)
+    {
+        if (e.Value is YamlScalarNode scalar)
+        {
+            // go-yaml gives a string field the scalar's text whatever it resolves to (8080, true).
+            return YamlScalar.Resolve(scalar) == ScalarKind.Null ? current : scalar.Value ?? "";
+        }
+        Error(e.Value, $"{e.Path}: expected a string, got {Describe(e.Value)}");
+        return current;
+    }
+
+    private bool Bool(Entry e, bool current)
+    {
+        if (e.Value is YamlScalarNode scalar)
+        {
+            if (YamlScalar.Resolve(scalar) == ScalarKind.Null)
+            {
+                return current;
+            }
+            if (YamlScalar.TryGetBool(scalar, out var value))
+            {
+                return value;
+            }
+            var text = scalar.Value ?? "";
+            var hint = scalar.Style != ScalarStyle.Plain && text is "true" or "True" or "TRUE" or "false" or "False" or "FALSE"
+                ? "a quoted value is a string, not a boolean; remove the quotes"
+                : "want true or false; yes/no and on/off are also accepted";
+            Error(scalar, $"{e.Path}: invalid boolean \"{text}\" ({hint})");
+            return current;
+        }
+        Error(e.Value, $"{e.Path}: expected a boolean (true or false), got {Describe(e.Value)}");
+        return current;
+    }
+
+    private int Int(Entry e, int current)
+    {
+        if (e.Value is YamlScalarNode scalar)
+        {
+            if (YamlScalar.Resolve(scalar) == ScalarKind.Null)
+            {
+                return current;
+            }
+            if (YamlScalar.TryGetInt(scalar, out var value))
+            {
+                return value;
+            }
+            Error(scalar, $"{e.Path}: invalid integer \"{scalar.Value}\" (want a whole number such as {current})");
+            return current;
+        }
+        Error(e.Value, $"{e.Path}: expected an integer, got {Describe(e.Value)}");
+        return current;
+    }
+
+    private TimeSpan Duration(Entry e, TimeSpan current)
+    {
+        if (e.Value is YamlScalarNode scalar)
+        {
+            var text = scalar.Value ?? "";
+            switch (YamlScalar.Resolve(scalar))
+            {
+                case ScalarKind.Null:
+                    return current;
+                case ScalarKind.String when GoDuration.TryParse(text, out var value):
+                    return value;
+                case ScalarKind.Int or ScalarKind.Float:
+                    // Upstream's YAML library refuses numbers for durations: the unit is mandatory.
+                    Error(scalar, $"{e.Path}: invalid duration {text} (a bare number is not a duration; give a unit, as in \"{text}s\" or \"{text}ms\")");
+                    return current;
+                default:
+                    Error(scalar, $"{e.Path}: invalid duration \"{text}\" (want Go duration syntax such as \"10m\" or \"1h30m\")");
+                    return current;
+            }
+        }
+        Error(e.Value, $"{e.Path}: expected a duration such as \"10s\", got {Describe(e.Value)}");
+        return current;
+    }
+
+    private IReadOnlyList<string> StringList(Entry e, IReadOnlyList<string> current)
+    {
+        switch (e.Value)
+        {
+            case YamlScalarNode scalar when YamlScalar.Resolve(scalar) == ScalarKind.Null:
+                return [];
+            case YamlSequenceNode sequence:
+                var list = new List<string>(sequence.Children.Count);
+                for (var i = 0; i < sequence.Children.Count; i++)
+                {
+                    switch (sequence.Children[i])
+                    {
+                        case YamlScalarNode item:
+                            // A null item decodes to an empty string upstream.
+                            list.Add(YamlScalar.Resolve(item) == ScalarKind.Null ? "" : item.Value ?? "");
+                            break;
+                        case var item:
+                            Error(item, $"{e.Path}[{i}]: expected a string, got {Describe(item)}");
+                            break;
+                    }
+                }
+                return list;
+            default:
+                Error(e.Value, $"{e.Path}: expected a list of strings, got {Describe(e.Value)}");
+                return current;
+        }
+    }
+
+    private T Unknown<T>(Entry e, T current)
+    {
+        Error(e.Key, $"unknown key \"{e.Path}\"");
+        return current;
+    }
+
+    /// <summary>
+    /// The key/value pairs of a mapping in document order, with YAML merge keys (<c>&lt;&lt;: *anchor</c>)
+    /// applied as go-yaml applies them: keys written in the mapping itself win over merged ones, and
+    /// among merged mappings the first one wins. A null node has no entries (the section keeps its
+    /// defaults); anything else that is not a mapping is an error.
+    /// </summary>
+    private List<Entry> Entries(YamlNode node, string path)
+    {
+        var entries = new List<Entry>();
+        if (node is YamlScalarNode scalar && YamlScalar.Resolve(scalar) == ScalarKind.Null)
+        {
+            return entries;
+        }
+        if (node is not YamlMappingNode mapping)
+        {
+            var what = path.Length == 0 ? "the top level of the file" : path;
+            Error(node, $"{what}: expected a mapping of keys, got {Describe(node)}");
+            return entries;
+        }
+        var merges = new List<YamlNode>();
+        foreach (var (keyNode, value) in mapping.Children)
+        {
+            if (keyNode is not YamlScalarNode key)
+            {
+                Error(keyNode, $"{(path.Length == 0 ? "" : path + ": ")}a key must be a plain name, got {Describe(keyNode)}");
+                continue;
+            }
+            var name = key.Value ?? "";
+            if (name == "<<" && key.Style == ScalarStyle.Plain)
+            {
+                merges.Add(value);
+                continue;
+            }
+            entries.Add(new Entry(name, path.Length == 0 ? name : $"{path}.{name}", key, value));
+        }
+        foreach (var merge in merges)
+        {
+            var sources = merge is YamlSequenceNode list ? list.Children : (IList<YamlNode>)[merge];
+            foreach (var source in sources)
+            {
+                if (source is not YamlMappingNode)
+                {
+                    Error(source, $"{(path.Length == 0 ? "" : path + ": ")}a merge key (<<) needs a mapping or a list of mappings, got {Describe(source)}");
+                    continue;
+                }
+                foreach (var merged in Entries(source, path))
+                {
+                    if (!entries.Exists(x => x.Name == merged.Name))
+                    {
+                        entries.Add(merged);
+                    }
+                }
+            }
+        }
+        return entries;
+    }
+
+    private void Error(YamlNode node, string message) => _errors.Add($"{_fileName}:{node.Start.Line}: {message}");
+
+    private static string Describe(YamlNode node) => node switch
+    {
+        YamlMappingNode => "a mapping",
+        YamlSequenceNode => "a list",
+        YamlScalarNode s => YamlScalar.Resolve(s) switch
+        {
+            ScalarKind.Null => "nothing (null)",
+            ScalarKind.Bool => $"the boolean {s.Value}",
+            ScalarKind.Int or ScalarKind.Float => $"the number {s.Value}",
+            _ => $"the string \"{s.Value}\"",
+        },
+        _ => "an unsupported YAML node",
+    };
+
+    /// <summary>One key of a mapping: its name, its full dotted path, and its nodes.</summary>
+    private readonly record struct Entry(string Name, string Path, YamlNode Key, YamlNode Value);
+}
