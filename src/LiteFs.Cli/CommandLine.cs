@@ -17,6 +17,7 @@ internal static class CommandLine
 
         The commands are:
 
+            mount        mount the file system and run the node
             ltx          inspect, verify, apply and build LTX files
             version      prints the version
             help         shows this text
@@ -34,6 +35,7 @@ internal static class CommandLine
             return args[0] switch
             {
                 "ltx" => LtxCommands.Run(args[1..], stdout, stderr),
+                "mount" => MountCommand.Run(args.AsSpan(1), stdout, stderr),
                 "version" or "-version" or "--version" => Version(stdout),
                 "help" or "-h" or "-help" or "--help" => Help(stdout),
                 _ => Unknown(args[0], stderr),

@@ -35,7 +35,7 @@ public sealed partial class Db
                 WritePagesFrom(path, header);
             }
 
-            var checksum = _checksums.Compute(PageCount, out _);
+            var checksum = _checksums.Compute(PageCount, PageSize);
             if (checksum != trailer.PostApplyChecksum)
             {
                 throw new LiteFsException($"{Name}: database checksum {checksum} on TXID {header.MaxTxId} does not match LTX post-apply checksum {trailer.PostApplyChecksum}");

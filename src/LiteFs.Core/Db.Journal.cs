@@ -128,7 +128,7 @@ public sealed partial class Db
             : _dirty.Where(p => p <= commit && p != lockPgno).Order().ToArray();
 
         _checksums.Truncate(commit);
-        var post = _checksums.Compute(commit, out _);
+        var post = _checksums.Compute(commit, PageSize);
         var ltxHeader = NewHeader(txid, commit);
         var mode = JournalMode.Rollback;
         var buffer = ArrayPool<byte>.Shared.Rent(PageSize);

@@ -193,7 +193,7 @@ public sealed partial class Db
                     encoder.WritePage(pgno, page);
                 }
                 _checksums.Truncate(commit);
-                FinishLtx(encoder, _checksums.Compute(commit, out _));
+                FinishLtx(encoder, _checksums.Compute(commit, PageSize));
             }
             finally
             {

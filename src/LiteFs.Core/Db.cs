@@ -93,7 +93,7 @@ public sealed partial class Db : IDisposable
     }
 
     /// <summary>The rolling checksum the per-page checksums give for the current page count.</summary>
-    internal Checksum ComputeChecksum() => _checksums.Compute(PageCount, out _);
+    internal Checksum ComputeChecksum() => _checksums.Compute(PageCount, PageSize);
 
     /// <summary>Reads from one of the files (passthrough).</summary>
     public int Read(DbFileKind kind, Span<byte> buffer, long offset)

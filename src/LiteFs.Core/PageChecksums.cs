@@ -36,7 +36,7 @@ internal sealed class PageChecksums
         {
             _blocks.Add(new ulong[BlockSize]);
             _blockXor.Add(0);
-            _blockValid.Add(true);
+            _blockValid.Add(false);
         }
         _blocks[b][i] = checksum.Value;
         _blockValid[b] = false;
@@ -83,52 +83,67 @@ internal sealed class PageChecksums
     }
 
     /// <summary>
-    /// The rolling checksum of pages 1..<paramref name="pageCount"/> (the lock page never has a
-    /// checksum, so it contributes nothing). Pages with no recorded checksum are reported through
-    /// <paramref name="missing"/> (the first such page number, or 0).
+    /// The rolling checksum of pages 1..<paramref name="pageCount"/>. A page with no recorded
+    /// checksum is a hole: SQLite extended the file past it without writing it, so it reads as
+    /// zeros and counts as a page of zeros. The lock page never counts.
     /// </summary>
-    public Checksum Compute(uint pageCount, out uint missing)
+    public Checksum Compute(uint pageCount, int pageSize)
     {
-        missing = 0;
         if (pageCount == 0)
         {
             return Checksum.Flag;
         }
+        var lockPgno = pageSize > 0 ? LtxLayout.LockPageNumber(pageSize) : 0;
         ulong xor = 0;
         var (lastBlock, lastIndex) = Locate(pageCount);
-        for (var b = 0; b <= lastBlock && b < _blocks.Count; b++)
+        for (var b = 0; b <= lastBlock; b++)
         {
-            var block = _blocks[b];
-            if (b < lastBlock)
+            var full = b < lastBlock;
+            if (b >= _blocks.Count)
             {
-                if (!_blockValid[b])
-                {
-                    ulong x = 0;
-                    foreach (var c in block)
-                    {
-                        x ^= c;
-                    }
-                    _blockXor[b] = x;
-                    _blockValid[b] = true;
-                }
-                xor ^= _blockXor[b];
+                xor ^= XorRange(null, b, full ? BlockSize - 1 : lastIndex, pageSize, lockPgno);
+                continue;
             }
-            else
+            if (!full)
             {
-                for (var i = 0; i <= lastIndex; i++)
-                {
-                    xor ^= block[i];
-                }
+                xor ^= XorRange(_blocks[b], b, lastIndex, pageSize, lockPgno);
+                continue;
             }
+            if (!_blockValid[b])
+            {
+                _blockXor[b] = XorRange(_blocks[b], b, BlockSize - 1, pageSize, lockPgno);
+                _blockValid[b] = true;
+            }
+            xor ^= _blockXor[b];
         }
         foreach (var (pgno, c) in _wal)
         {
             if (pgno <= pageCount)
             {
-                xor ^= GetDatabase(pgno) ^ c;
+                xor ^= Effective(GetDatabase(pgno), pgno, pageSize, lockPgno) ^ c;
             }
         }
         return new Checksum(Checksum.FlagBit | xor);
+    }
+
+    private static ulong XorRange(ulong[]? block, int b, int lastIndex, int pageSize, uint lockPgno)
+    {
+        ulong x = 0;
+        for (var i = 0; i <= lastIndex; i++)
+        {
+            x ^= Effective(block?[i] ?? 0, (uint)((b * BlockSize) + i + 1), pageSize, lockPgno);
+        }
+        return x;
+    }
+
+    private static ulong Effective(ulong recorded, uint pgno, int pageSize, uint lockPgno) =>
+        recorded != 0 || pgno == lockPgno || pageSize == 0 ? recorded : ZeroPage(pgno, pageSize);
+
+    /// <summary>The checksum of a page of zeros (a hole in the file).</summary>
+    private static ulong ZeroPage(uint pgno, int pageSize)
+    {
+        Span<byte> zeros = stackalloc byte[LtxLayout.MaxPageSize];
+        return Checksum.OfPage(pgno, zeros[..pageSize]).Value;
     }
 
     private static (int Block, int Index) Locate(uint pgno) => ((int)((pgno - 1) / BlockSize), (int)((pgno - 1) % BlockSize));

@@ -30,6 +30,44 @@ internal static partial class Posix
         }
     }
 
+    /// <summary>
+    /// Takes an exclusive, non-blocking advisory lock on a directory, held until the returned
+    /// handle is disposed (or the process dies). Returns null when another process holds it.
+    /// </summary>
+    public static IDisposable? TryLockDirectory(string path)
+    {
+        const int LockExclusive = 2;
+        const int LockNonBlocking = 4;
+        var fd = Open(path, ORdOnly | ODirectory | OCloexec);
+        if (fd < 0)
+        {
+            throw new IOException($"cannot open directory {path}: {Marshal.GetLastPInvokeErrorMessage()}");
+        }
+        if (Flock(fd, LockExclusive | LockNonBlocking) != 0)
+        {
+            _ = Close(fd);
+            return null;
+        }
+        return new FdHandle(fd);
+    }
+
+    private sealed class FdHandle(int fd) : IDisposable
+    {
+        private int _fd = fd;
+
+        public void Dispose()
+        {
+            var fd = Interlocked.Exchange(ref _fd, -1);
+            if (fd >= 0)
+            {
+                _ = Close(fd);
+            }
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "flock", SetLastError = true)]
+    private static partial int Flock(int fd, int operation);
+
     [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int Open(string path, int flags);
 

@@ -41,6 +41,7 @@ public sealed partial class Store : IDbHost, IDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly ILogger _logger;
     private Task? _retention;
+    private IDisposable? _dataDirLock;
 
     /// <summary>Creates a store; nothing is read until <see cref="Open"/>.</summary>
     public Store(StoreOptions options, ILogger? logger = null, TimeProvider? time = null)
@@ -99,6 +100,9 @@ public sealed partial class Store : IDbHost, IDisposable
     public void Open()
     {
         Directory.CreateDirectory(DataDir);
+        // Two nodes on one data directory would corrupt each other's databases.
+        _dataDirLock = Posix.TryLockDirectory(DataDir)
+            ?? throw new LiteFsException($"data directory {DataDir} is in use by another litefs process; stop it or choose another data.dir");
         // Node IDs are per process since v0.5; an older version's persisted ID is removed.
         File.Delete(Path.Combine(DataDir, "id"));
         ClusterId = ReadOrCreateClusterId();
@@ -249,6 +253,7 @@ public sealed partial class Store : IDbHost, IDisposable
         {
             db.Dispose();
         }
+        _dataDirLock?.Dispose();
         _stopping.Dispose();
     }
 

@@ -1,0 +1,209 @@
+using System.Runtime.InteropServices;
+using LiteFs.Cli.Config;
+using LiteFs.Cli.Exec;
+using LiteFs.Core;
+using LiteFs.FileSystem;
+using LiteFs.Fuse;
+
+namespace LiteFs.Cli;
+
+/// <summary>
+/// <c>litefs mount</c>: loads <c>litefs.yml</c>, opens the store, mounts the file system, runs the
+/// <c>exec</c> subprocess once the node is ready, and shuts everything down on SIGINT/SIGTERM or
+/// when the subprocess exits (with its exit status).
+/// </summary>
+internal static partial class MountCommand
+{
+    private const int SigInt = 2;
+    private const int SigTerm = 15;
+
+    public static int Run(ReadOnlySpan<string> args, TextWriter stdout, TextWriter stderr)
+    {
+        var dashDash = args.IndexOf("--");
+        var flagArgs = dashDash >= 0 ? args[..dashDash] : args;
+        var execWords = dashDash >= 0 ? args[(dashDash + 1)..].ToArray() : [];
+        var parsed = ArgParser.Parse("mount", flagArgs, ["config", "dev"], ["no-expand-env", "skip-unmount", "fuse.debug", "debug", "tracing"]);
+        if (parsed.Positional.Count > 0)
+        {
+            throw new UsageException("too many arguments, specify a '--' to specify an exec command");
+        }
+        if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable("HOSTNAME")))
+        {
+            Environment.SetEnvironmentVariable("HOSTNAME", Environment.MachineName);
+        }
+
+        LiteFsConfig config;
+        try
+        {
+            if (parsed.Value("dev") is { } devRoot)
+            {
+                config = LiteFsConfig.Default(devRoot);
+                stdout.WriteLine($"using the built-in configuration: a primary with its data in {config.Data.Dir}, mounted at {config.Fuse.Dir}");
+            }
+            else
+            {
+                var loaded = ConfigLoader.Load(parsed.Value("config"), !parsed.Flag("no-expand-env", "mount"), Environment.GetEnvironmentVariable);
+                config = loaded.Config;
+                stdout.WriteLine($"config file read from {loaded.Path}");
+            }
+            config = config with
+            {
+                Fuse = config.Fuse with { Debug = config.Fuse.Debug || parsed.Flag("fuse.debug", "mount") },
+                Log = config.Log with { Debug = config.Log.Debug || parsed.Flag("debug", "mount") },
+                Exec = execWords.Length > 0 ? [new ExecConfig(string.Join(' ', execWords))] : config.Exec,
+            };
+            config.Validate();
+        }
+        catch (ConfigException ex)
+        {
+            stderr.WriteLine($"ERROR: {ex.Message}");
+            return CommandLine.UsageError;
+        }
+
+        using var node = new MountedNode(config, stdout, stderr);
+        return node.Run();
+    }
+
+    /// <summary>One running node: store, mount, subprocess, and the signals that end them.</summary>
+    private sealed class MountedNode(LiteFsConfig config, TextWriter stdout, TextWriter stderr) : IDisposable
+    {
+        private readonly ConsoleLog _log = new(stderr, config.Log.Debug, config.Log.Timestamp);
+        private readonly TaskCompletionSource<int> _signal = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private Store? _store;
+        private LiteFsFileSystem? _fs;
+        private ExecRunner? _exec;
+
+        public int Run()
+        {
+            stdout.WriteLine(CommandLine.VersionText);
+            using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+            try
+            {
+                Start();
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                stderr.WriteLine($"ERROR: {ex.Message}");
+                if (config.ExitOnError)
+                {
+                    Shutdown();
+                    return 1;
+                }
+                // Stay up for inspection until a signal arrives.
+                _signal.Task.Wait();
+                Shutdown();
+                return 0;
+            }
+
+            if (_exec?.Background is { } child)
+            {
+                var exited = child.WaitForExitAsync();
+                if (Task.WaitAny(exited, _signal.Task) == 1)
+                {
+                    stdout.WriteLine("sending signal to exec process");
+                    _exec.Signal(_signal.Task.Result);
+                    stdout.WriteLine("waiting for exec process to close");
+                    exited.Wait();
+                    var code = child.ExitCode;
+                    Shutdown();
+                    if (code != 0 && code != 128 + _signal.Task.Result)
+                    {
+                        stderr.WriteLine($"ERROR: cannot wait for exec process: exit status {code}");
+                        return 1;
+                    }
+                    return 0;
+                }
+                var status = child.ExitCode;
+                stdout.WriteLine(status == 0
+                    ? "subprocess exited successfully, litefs shutting down"
+                    : $"subprocess exited with error code {status}, litefs shutting down");
+                Shutdown();
+                return status;
+            }
+
+            _signal.Task.Wait();
+            stdout.WriteLine("signal received, litefs shutting down");
+            Shutdown();
+            return 0;
+        }
+
+        private void Start()
+        {
+            if (config.Lease.Type != LeaseConfig.StaticType)
+            {
+                throw new InvalidOperationException($"lease type '{config.Lease.Type}' is not available in this build yet; use 'static'");
+            }
+            var lease = new StaticLease(config.Lease.Candidate, config.Lease.Hostname, config.Lease.AdvertiseUrl);
+            _store = new Store(new StoreOptions
+            {
+                DataDir = config.Data.Dir,
+                Compress = config.Data.Compress,
+                Retention = config.Data.Retention,
+                RetentionMonitorInterval = config.Data.RetentionMonitorInterval,
+                Lease = lease,
+            }, _log);
+            _store.Open();
+
+            Directory.CreateDirectory(config.Fuse.Dir);
+            _fs = new LiteFsFileSystem(_store, _log);
+            _fs.Mount(config.Fuse.Dir, new MountOptions
+            {
+                AllowOther = config.Fuse.AllowOther,
+                Debug = config.Fuse.Debug,
+                Logger = _log,
+                UseFusermount = Native.GetEuid() != 0,
+            });
+            stdout.WriteLine($"LiteFS mounted to: {config.Fuse.Dir}");
+            stdout.WriteLine(lease.IsPrimary
+                ? $"primary lease acquired, node {_store.NodeIdText}, cluster {_store.ClusterId}"
+                : $"replica of {lease.AdvertiseUrl}: replication arrives in a later version; the mount is read-only");
+
+            if (!lease.IsPrimary && !config.SkipSync)
+            {
+                stdout.WriteLine("waiting to connect to the primary before running exec (set skip-sync to skip)");
+                return;
+            }
+            if (config.Exec.Count > 0)
+            {
+                _exec = new ExecRunner();
+                _exec.Start([.. config.Exec.Select(e => new ExecEntry(e.Cmd, e.IfCandidate))], config.Lease.Candidate);
+            }
+        }
+
+        private void OnSignal(PosixSignalContext context)
+        {
+            // The node decides how to stop: keep the runtime from terminating the process.
+            context.Cancel = true;
+            _signal.TrySetResult(context.Signal == PosixSignal.SIGINT ? SigInt : SigTerm);
+        }
+
+        private void Shutdown()
+        {
+            try
+            {
+                _fs?.Unmount();
+            }
+            catch (FuseException ex)
+            {
+                stderr.WriteLine($"ERROR: cannot unmount {config.Fuse.Dir}: {ex.Message}");
+            }
+            _fs?.Dispose();
+            _fs = null;
+            _store?.Dispose();
+            _store = null;
+        }
+
+        public void Dispose()
+        {
+            Shutdown();
+            _exec?.Dispose();
+        }
+    }
+
+    private static partial class Native
+    {
+        [LibraryImport("libc", EntryPoint = "geteuid")]
+        public static partial uint GetEuid();
+    }
+}

@@ -1,0 +1,118 @@
+using System.Collections.Concurrent;
+using LiteFs.Core;
+using LiteFs.Fuse;
+using Microsoft.Extensions.Logging;
+
+namespace LiteFs.FileSystem;
+
+/// <summary>
+/// The LiteFS mount: presents a store's databases, with their journal, WAL, SHM, position and
+/// lock files, and the node's <c>.lag</c> and <c>.primary</c>, through a FUSE mount. It is also
+/// the store's cache invalidator: changes the node makes behind SQLite's back reach the kernel.
+/// </summary>
+public sealed class LiteFsFileSystem : ICacheInvalidator, IDisposable
+{
+    private readonly ConcurrentDictionary<(string Database, EntryKind Kind), EntryNode> _nodes = new();
+    private readonly ConcurrentDictionary<string, ulong> _databaseIndex = new(StringComparer.Ordinal);
+    private FuseMount? _mount;
+    private long _nextIndex;
+
+    /// <summary>Creates the file system for <paramref name="store"/>; <see cref="Mount"/> makes it visible.</summary>
+    public LiteFsFileSystem(Store store, ILogger? logger = null)
+    {
+        Store = store;
+        Logger = logger;
+        Root = new RootNode(this);
+        Started = Timespec.Now;
+        Uid = Native.GetUid();
+        Gid = Native.GetGid();
+    }
+
+    internal Store Store { get; }
+
+    internal ILogger? Logger { get; }
+
+    internal RootNode Root { get; }
+
+    /// <summary>When the process started: the time most entries report.</summary>
+    internal Timespec Started { get; }
+
+    internal uint Uid { get; }
+
+    internal uint Gid { get; }
+
+    /// <summary>The mount point, once mounted.</summary>
+    public string? MountPoint => _mount?.MountPoint;
+
+    /// <summary>Completes when the file system is unmounted.</summary>
+    public Task Completion => _mount?.Completion ?? Task.CompletedTask;
+
+    /// <summary>Mounts at <paramref name="mountPoint"/> and makes this the store's cache invalidator.</summary>
+    public void Mount(string mountPoint, MountOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.ExceptionMapper ??= Errors.ToErrno;
+        // Every file's attributes are fresh on each stat: sizes and positions change behind the kernel's back.
+        options.AttributeTimeout = TimeSpan.Zero;
+        options.EntryTimeout = TimeSpan.FromMinutes(1);
+        options.PosixLocks = true;
+        _mount = FuseMount.Mount(mountPoint, Root, options);
+        Store.Invalidator = this;
+    }
+
+    /// <summary>Unmounts.</summary>
+    public void Unmount()
+    {
+        Store.Invalidator = NullCacheInvalidator.Instance;
+        _mount?.Unmount();
+    }
+
+    /// <summary>The node of a database entry, the same object every time so the kernel and invalidation agree.</summary>
+    internal EntryNode NodeFor(string database, EntryKind kind) =>
+        _nodes.GetOrAdd((database, kind), static (key, fs) => key.Kind switch
+        {
+            EntryKind.Pos => new PosNode(fs, key.Database),
+            EntryKind.Lock => new LockNode(fs, key.Database),
+            EntryKind.Lag => new LagNode(fs),
+            EntryKind.Primary => new PrimaryNode(fs),
+            _ => new DbFileNode(fs, key.Database, key.Kind),
+        }, this);
+
+    /// <summary>
+    /// A stable inode number per entry: 1 is the root, 2 and 3 the special files, and each
+    /// database gets a block of 8 in the order the node first sees it.
+    /// </summary>
+    internal ulong InodeOf(string database, EntryKind kind) => kind switch
+    {
+        EntryKind.Lag => 2,
+        EntryKind.Primary => 3,
+        _ => 16 + (_databaseIndex.GetOrAdd(database, _ => (ulong)Interlocked.Increment(ref _nextIndex)) * 8) + (ulong)kind,
+    };
+
+    void ICacheInvalidator.InvalidateData(string database, DbFileKind kind, long offset, long length)
+    {
+        if (_mount is { } mount && _nodes.TryGetValue((database, (EntryKind)kind), out var node))
+        {
+            mount.InvalidateInode(node, offset, length < 0 ? 0 : length);
+        }
+    }
+
+    void ICacheInvalidator.InvalidateEntry(string name)
+    {
+        // Position, lag and primary files are read with direct I/O and stat'ed without caching:
+        // only real directory entries need telling.
+        var (kind, database) = Names.Parse(name);
+        if (_mount is { } mount && kind is EntryKind.Database or EntryKind.Journal or EntryKind.Wal or EntryKind.Shm)
+        {
+            mount.InvalidateEntry(Root, Names.Of(database, kind));
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        Store.Invalidator = NullCacheInvalidator.Instance;
+        _mount?.Dispose();
+        _mount = null;
+    }
+}

@@ -1,0 +1,38 @@
+using Microsoft.Data.Sqlite;
+using LiteFs.TestKit;
+
+namespace LiteFs.IntegrationTests;
+
+/// <summary>SQLite helpers: connections without pooling (closing really closes), and the sqlite3 CLI.</summary>
+internal static class Sql
+{
+    public static SqliteConnection Open(string path)
+    {
+        var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false, DefaultTimeout = 30 }.ToString());
+        connection.Open();
+        Exec(connection, "PRAGMA busy_timeout = 5000");
+        return connection;
+    }
+
+    public static void Exec(SqliteConnection connection, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
+    public static object? Scalar(SqliteConnection connection, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        return command.ExecuteScalar();
+    }
+
+    /// <summary>Runs SQL through the sqlite3 command-line tool; returns its output.</summary>
+    public static string Cli(string database, string sql)
+    {
+        var (code, stdout, stderr) = ChildProcess.Run("sqlite3", ["-bail", database], stdin: sql, timeout: TimeSpan.FromMinutes(2));
+        Assert.True(code == 0, $"sqlite3 failed ({code}): {stderr}");
+        return stdout;
+    }
+}
