@@ -145,7 +145,14 @@ internal static partial class MountCommand
             }, _log);
             _store.Open();
 
-            Directory.CreateDirectory(config.Fuse.Dir);
+            try
+            {
+                Directory.CreateDirectory(config.Fuse.Dir);
+            }
+            catch (IOException)
+            {
+                // A stale mount left by a killed node cannot be stat'ed; mounting detects and clears it.
+            }
             _fs = new LiteFsFileSystem(_store, _log);
             _fs.Mount(config.Fuse.Dir, new MountOptions
             {

@@ -32,16 +32,15 @@ public sealed partial class Db
             ReadHeader();
 
             var newest = LtxFiles() is { Count: > 0 } files ? files[^1].Path : null;
-            LtxHeader? newestHeader = null;
+            long tail = 0;
             if (newest is not null)
             {
                 using var stream = File.OpenRead(newest);
-                newestHeader = LtxDecoder.Verify(stream).Header;
-                SyncWalWith(newestHeader.Value);
+                tail = SyncWalWith(LtxDecoder.Verify(stream).Header);
             }
 
             RollbackJournal();
-            CheckpointWal(rewriteShm: false);
+            CheckpointWal(rewriteShm: false, limit: tail > 0 ? tail : long.MaxValue);
             ReadHeader();
             ComputePageChecksums();
 
@@ -53,7 +52,63 @@ public sealed partial class Db
             {
                 Pos = Pos.Zero;
             }
+            if (tail > 0)
+            {
+                RecoverWalTail(tail);
+            }
         }
+    }
+
+    /// <summary>
+    /// The WAL holds transactions after the newest LTX file: SQLite committed them (their commit
+    /// frames are written and checksummed) but the node stopped before it recorded them, for
+    /// instance killed while the WAL write lock was being released. They are turned into LTX
+    /// files now, in order, so no transaction SQLite acknowledged is lost; then the WAL is
+    /// checkpointed.
+    /// </summary>
+    private void RecoverWalTail(long tail)
+    {
+        var wal = Handle(DbFileKind.Wal, create: false);
+        if (wal is null)
+        {
+            return;
+        }
+        var reader = WalReader.Open(wal);
+        if (reader is null || reader.Header.PageSize != PageSize)
+        {
+            CheckpointWal();
+            return;
+        }
+        var page = new byte[PageSize];
+        while (reader.NextOffset < tail && reader.ReadFrame(page, out _))
+        {
+        }
+        if (reader.NextOffset != tail)
+        {
+            // The WAL does not verify up to the newest LTX file's end: nothing after it can be trusted.
+            CheckpointWal();
+            return;
+        }
+        _walBigEndian = reader.Header.BigEndianChecksums;
+        _walSalt1 = reader.Header.Salt1;
+        _walSalt2 = reader.Header.Salt2;
+        (_walS0, _walS1) = reader.Checksum;
+        _walTxStart = tail;
+        var before = Pos;
+        while (true)
+        {
+            var txid = Pos.TxId;
+            CommitWal();
+            if (Pos.TxId == txid)
+            {
+                break;
+            }
+        }
+        if (Pos != before)
+        {
+            _log.LogWarning("database {Name}: recovered WAL transactions after {Before} that had no LTX file; now at {Pos}", Name, before, Pos);
+        }
+        CheckpointWal();
     }
 
     private static bool HasSqliteHeader(string path)
@@ -120,12 +175,13 @@ public sealed partial class Db
     /// Makes the WAL agree with the newest LTX file: a WAL of another generation is set aside,
     /// frames past the file's transaction (never turned into an LTX file) are cut off.
     /// </summary>
-    private void SyncWalWith(in LtxHeader newest)
+    /// <returns>The WAL offset where transactions without an LTX file start, or 0 when there are none.</returns>
+    private long SyncWalWith(in LtxHeader newest)
     {
         var walPath = FilePath(DbFileKind.Wal);
         if (!File.Exists(walPath))
         {
-            return;
+            return 0;
         }
         Span<byte> buffer = stackalloc byte[WalHeader.Size];
         long size;
@@ -135,7 +191,7 @@ public sealed partial class Db
             size = RandomAccess.GetLength(wal);
             if (RandomAccess.Read(wal, buffer, 0) < WalHeader.Size)
             {
-                return;
+                return 0;
             }
             header = WalHeader.Read(buffer);
             if (header.Salt1 == newest.WalSalt1 && header.Salt2 == newest.WalSalt2)
@@ -145,17 +201,24 @@ public sealed partial class Db
                     throw new LiteFsException($"{Name}: the WAL ({size} bytes) is shorter than the newest LTX file says ({newest.WalOffset}); restore it or remove the database folder to resync");
                 }
                 var end = newest.WalOffset + newest.WalSize;
-                if (size > end)
+                if (size <= end || newest.WalOffset == 0)
                 {
-                    _log.LogInformation("database {Name}: truncating WAL from {Size} to {End} bytes: frames after TXID {TxId} never became an LTX file", Name, size, end, newest.MaxTxId);
-                    RandomAccess.SetLength(wal, end);
+                    return 0;
                 }
-                return;
+                if (!_host.IsWritable(this))
+                {
+                    // Only a writer's own WAL can hold transactions that belong in its history.
+                    _log.LogInformation("database {Name}: truncating WAL from {Size} to {End} bytes: frames after TXID {TxId} have no LTX file", Name, size, end, newest.MaxTxId);
+                    RandomAccess.SetLength(wal, end);
+                    return 0;
+                }
+                return end;
             }
         }
         _log.LogInformation("database {Name}: WAL salts differ from the newest LTX file; setting it aside as wal.removed", Name);
         CloseHandle(DbFileKind.Wal);
         File.Move(walPath, System.IO.Path.Combine(Path, "wal.removed"), overwrite: true);
+        return 0;
     }
 
     /// <summary>Rolls back a hot journal: writes its saved pages back and restores the original size.</summary>
@@ -272,7 +335,7 @@ public sealed partial class Db
     /// The node's own checkpoint: copies every committed transaction in the WAL into the
     /// database file, truncates the WAL, and (optionally) rewrites the SHM header.
     /// </summary>
-    internal void CheckpointWal(bool rewriteShm = true)
+    internal void CheckpointWal(bool rewriteShm = true, long limit = long.MaxValue)
     {
         var database = Handle(DbFileKind.Database, create: false);
         var wal = Handle(DbFileKind.Wal, create: false);
@@ -297,7 +360,7 @@ public sealed partial class Db
             var committed = new Dictionary<uint, long>();
             uint commitSize = 0;
             var buffer = new byte[pageSize];
-            while (reader.ReadFrame(buffer, out var frame))
+            while (reader.NextOffset + pageSize + WalHeader.FrameHeaderSize <= limit && reader.ReadFrame(buffer, out var frame))
             {
                 pending[frame.Pgno] = reader.Offset;
                 if (frame.Commit != 0)
@@ -327,6 +390,11 @@ public sealed partial class Db
                 _checksums.Truncate(commitSize);
                 _host.Invalidator.InvalidateData(Name, DbFileKind.Database, 0, -1);
             }
+        }
+        if (limit != long.MaxValue)
+        {
+            // Frames after the limit are still to be recorded; the WAL stays as it is.
+            return;
         }
         RandomAccess.SetLength(wal, 0);
         ForgetWalFrames();

@@ -14,6 +14,8 @@ public sealed class LiteFsFileSystem : ICacheInvalidator, IDisposable
 {
     private readonly ConcurrentDictionary<(string Database, EntryKind Kind), EntryNode> _nodes = new();
     private readonly ConcurrentDictionary<string, ulong> _databaseIndex = new(StringComparer.Ordinal);
+    private readonly object _notifySync = new();
+    private Task _notifications = Task.CompletedTask;
     private FuseMount? _mount;
     private long _nextIndex;
 
@@ -64,6 +66,7 @@ public sealed class LiteFsFileSystem : ICacheInvalidator, IDisposable
     public void Unmount()
     {
         Store.Invalidator = NullCacheInvalidator.Instance;
+        FlushNotificationsAsync().Wait(TimeSpan.FromSeconds(5));
         _mount?.Unmount();
     }
 
@@ -89,11 +92,14 @@ public sealed class LiteFsFileSystem : ICacheInvalidator, IDisposable
         _ => 16 + (_databaseIndex.GetOrAdd(database, _ => (ulong)Interlocked.Increment(ref _nextIndex)) * 8) + (ulong)kind,
     };
 
+    // The kernel handles a notification under the locks of the inode or directory it names; sent
+    // from inside a request on that inode (an unlink, a write) it would wait for itself. So
+    // notifications are queued and sent by one background task, in order.
     void ICacheInvalidator.InvalidateData(string database, DbFileKind kind, long offset, long length)
     {
         if (_mount is { } mount && _nodes.TryGetValue((database, (EntryKind)kind), out var node))
         {
-            mount.InvalidateInode(node, offset, length < 0 ? 0 : length);
+            Enqueue(() => mount.InvalidateInode(node, offset, length < 0 ? 0 : length));
         }
     }
 
@@ -104,7 +110,25 @@ public sealed class LiteFsFileSystem : ICacheInvalidator, IDisposable
         var (kind, database) = Names.Parse(name);
         if (_mount is { } mount && kind is EntryKind.Database or EntryKind.Journal or EntryKind.Wal or EntryKind.Shm)
         {
-            mount.InvalidateEntry(Root, Names.Of(database, kind));
+            var entry = Names.Of(database, kind);
+            Enqueue(() => mount.InvalidateEntry(Root, entry));
+        }
+    }
+
+    private void Enqueue(Func<Errno> notify)
+    {
+        lock (_notifySync)
+        {
+            _notifications = _notifications.ContinueWith(_ => notify(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+        }
+    }
+
+    /// <summary>Waits until every queued kernel notification has been sent.</summary>
+    internal Task FlushNotificationsAsync()
+    {
+        lock (_notifySync)
+        {
+            return _notifications;
         }
     }
 

@@ -6,11 +6,11 @@ namespace LiteFs.IntegrationTests;
 /// <summary>SQLite helpers: connections without pooling (closing really closes), and the sqlite3 CLI.</summary>
 internal static class Sql
 {
-    public static SqliteConnection Open(string path)
+    public static SqliteConnection Open(string path, int timeoutSeconds = 30)
     {
-        var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false, DefaultTimeout = 30 }.ToString());
+        var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false, DefaultTimeout = timeoutSeconds }.ToString());
         connection.Open();
-        Exec(connection, "PRAGMA busy_timeout = 5000");
+        Exec(connection, $"PRAGMA busy_timeout = {Math.Min(5000, timeoutSeconds * 1000)}");
         return connection;
     }
 

@@ -33,6 +33,9 @@ internal sealed class WalReader
 
     private long _next = WalHeader.Size;
 
+    /// <summary>Offset where the next frame would start.</summary>
+    public long NextOffset => _next;
+
     /// <summary>The running checksum after the last frame returned.</summary>
     public (uint S0, uint S1) Checksum => (_s0, _s1);
 
