@@ -24,8 +24,17 @@ fi
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
-dotnet test LiteFs.slnx -c Release --nologo -v quiet --logger "console;verbosity=minimal" "$@" 2>&1 \
-  | tee "$log" || status=$?
+# A test that hangs is stopped (and reported) rather than holding CI forever.
+dotnet test LiteFs.slnx -c Release --nologo -v quiet --logger "console;verbosity=minimal" \
+  --blame-hang-timeout 10m "$@" 2>&1 | tee "$log" || status=$?
+
+# A killed test host cannot unmount what it mounted: remove test mounts left under the temp folder.
+tmp="${TMPDIR:-/tmp}"
+{ grep -E ' fuse(\.[^ ]*)? ' /proc/mounts || true; } | awk '{print $2}' | while read -r mnt; do
+  case "$mnt" in
+    "$tmp"/litefs-*) echo "test.sh: removing stale test mount $mnt" >&2; umount -l "$mnt" 2>/dev/null || fusermount3 -uz "$mnt" 2>/dev/null || true ;;
+  esac
+done
 
 # Each test assembly prints one summary: "Passed!  - Failed: 0, Passed: 12, Skipped: 0, ...".
 read -r passed failed < <(awk '

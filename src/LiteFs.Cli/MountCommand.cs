@@ -50,7 +50,14 @@ internal static partial class MountCommand
             {
                 Fuse = config.Fuse with { Debug = config.Fuse.Debug || parsed.Flag("fuse.debug", "mount") },
                 Log = config.Log with { Debug = config.Log.Debug || parsed.Flag("debug", "mount") },
-                Exec = execWords.Length > 0 ? [new ExecConfig(string.Join(' ', execWords))] : config.Exec,
+                // One word after "--" is a whole command line, split as upstream does; several words
+                // are kept exactly as given (upstream re-splits them, losing the shell's quoting).
+                Exec = execWords.Length switch
+                {
+                    0 => config.Exec,
+                    1 => [new ExecConfig(execWords[0])],
+                    _ => [new ExecConfig(ShellWords.Join(execWords))],
+                },
             };
             config.Validate();
         }

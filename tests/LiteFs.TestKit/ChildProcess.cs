@@ -112,27 +112,35 @@ public sealed partial class ChildProcess : IDisposable
     public void WaitForOutput(string text, TimeSpan timeout)
     {
         var deadline = DateTime.UtcNow + timeout;
-        lock (_lock)
+        while (true)
         {
-            while (!_stdout.ToString().Contains(text, StringComparison.Ordinal))
+            lock (_lock)
             {
+                if (_stdout.ToString().Contains(text, StringComparison.Ordinal))
+                {
+                    return;
+                }
                 var left = deadline - DateTime.UtcNow;
                 if (left <= TimeSpan.Zero)
                 {
                     throw new TimeoutException($"'{text}' did not appear within {timeout}. stdout: {_stdout} stderr: {_stderr}");
                 }
-                if (_process.HasExited)
+                if (!_process.HasExited)
                 {
-                    // Let the output readers drain before deciding.
-                    Monitor.Wait(_lock, 200);
-                    if (!_stdout.ToString().Contains(text, StringComparison.Ordinal))
-                    {
-                        throw new InvalidOperationException(
-                            $"the process exited ({_process.ExitCode}) before printing '{text}'. stdout: {_stdout} stderr: {_stderr}");
-                    }
-                    return;
+                    Monitor.Wait(_lock, TimeSpan.FromMilliseconds(Math.Min(left.TotalMilliseconds, 100)));
+                    continue;
                 }
-                Monitor.Wait(_lock, TimeSpan.FromMilliseconds(Math.Min(left.TotalMilliseconds, 100)));
+            }
+            // Exited: wait, outside the lock the readers need, until all its output has arrived.
+            _process.WaitForExit();
+            lock (_lock)
+            {
+                if (!_stdout.ToString().Contains(text, StringComparison.Ordinal))
+                {
+                    throw new InvalidOperationException(
+                        $"the process exited ({_process.ExitCode}) before printing '{text}'. stdout: {_stdout} stderr: {_stderr}");
+                }
+                return;
             }
         }
     }

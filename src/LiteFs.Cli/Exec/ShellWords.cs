@@ -72,4 +72,15 @@ internal static class ShellWords
         }
         return words;
     }
+
+    /// <summary>
+    /// Joins words into a command line that <see cref="Split"/> turns back into the same words,
+    /// quoting those that need it.
+    /// </summary>
+    public static string Join(IEnumerable<string> words) => string.Join(' ', words.Select(Quote));
+
+    private static string Quote(string word) =>
+        word.Length > 0 && word.All(c => char.IsAsciiLetterOrDigit(c) || "-_./:=,+@%".Contains(c, StringComparison.Ordinal))
+            ? word
+            : "'" + word.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
 }

@@ -1,0 +1,88 @@
+using LiteFs.TestKit;
+
+namespace LiteFs.IntegrationTests;
+
+/// <summary><c>litefs mount</c> as a process: configuration errors, the exec subprocess, signals and exit codes.</summary>
+public class MountCommandTests
+{
+    [Fact]
+    public void Exec_ExitCode_BecomesOurs_AndMountIsRemoved()
+    {
+        using var temp = new TempDir("litefs-exec");
+        using var node = new NodeProcess(temp.Path);
+        // The subprocess runs once the node is ready, with the mount usable.
+        node.Start("--", "sh", "-c", $"sqlite3 {node.MountPoint}/x.db 'CREATE TABLE t (v); INSERT INTO t VALUES (1);' && exit 3");
+        Assert.True(node.Process.WaitForExit(TimeSpan.FromSeconds(60)), "litefs did not exit after its subprocess");
+        Assert.Equal(3, node.Process.ExitCode);
+        Assert.Contains("subprocess exited with error code 3, litefs shutting down", node.Process.Stdout, StringComparison.Ordinal);
+        Assert.False(Mounts.IsMounted(node.MountPoint));
+        Assert.Equal(2, Directory.GetFiles(Path.Combine(node.DataDir, "dbs", "x.db", "ltx"), "*.ltx").Length);
+    }
+
+    [Fact]
+    public void Exec_ReceivesSigterm_AndLitefsExitsZero()
+    {
+        using var temp = new TempDir("litefs-exec");
+        using var node = new NodeProcess(temp.Path);
+        var marker = temp.Combine("got-term");
+        node.Start("--", "sh", "-c", $"trap 'touch {marker}; exit 0' TERM; echo child-ready; while true; do sleep 0.1; done");
+        node.Process.WaitForOutput("child-ready", TimeSpan.FromSeconds(30));
+        Assert.Equal(0, node.Stop());
+        Assert.True(File.Exists(marker), "the subprocess did not receive SIGTERM");
+        Assert.False(Mounts.IsMounted(node.MountPoint));
+    }
+
+    [Fact]
+    public void ExecFromConfig_ShellWords_AreSplitLikeAShell()
+    {
+        using var temp = new TempDir("litefs-exec");
+        var output = temp.Combine("args");
+        var script = temp.Combine("args.sh");
+        File.WriteAllText(script, $"printf '%s|' \"$@\" > {output}\n");
+        // The config text is environment-expanded, so the command itself holds no '$'.
+        using var node = new NodeProcess(temp.Path, $"exec: \"sh {script} 'a b' c\"");
+        node.Start();
+        Assert.True(node.Process.WaitForExit(TimeSpan.FromSeconds(60)));
+        Assert.Equal(0, node.Process.ExitCode);
+        Assert.Equal("a b|c|", File.ReadAllText(output));
+    }
+
+    [Fact]
+    public void NoExec_RunsUntilSigterm()
+    {
+        using var temp = new TempDir("litefs-exec");
+        using var node = new NodeProcess(temp.Path);
+        node.Start();
+        Assert.True(Mounts.IsMounted(node.MountPoint));
+        Assert.Equal("+000000000\n", File.ReadAllText(Path.Combine(node.MountPoint, ".lag")));
+        Assert.Equal(0, node.Stop());
+        Assert.False(Mounts.IsMounted(node.MountPoint));
+    }
+
+    [Theory]
+    [InlineData("lease:\n  type: \"static\"\n  candidat: true\n", "unknown key \"lease.candidat\"", "litefs.yml:3")]
+    [InlineData("lease:\n  type: \"static\"\ndata:\n  retention: \"10 minutes\"\n", "data.retention", "litefs.yml:4")]
+    [InlineData("lease:\n  type: \"zookeeper\"\n", "invalid lease type", null)]
+    public void BadConfig_ExitsTwo_NamingKeyAndLine(string yaml, string text, string? line)
+    {
+        using var temp = new TempDir("litefs-config");
+        var config = temp.Combine("litefs.yml");
+        File.WriteAllText(config, yaml);
+        var (code, _, stderr) = ChildProcess.Run(NodeProcess.Command[0], [NodeProcess.Command[1], "mount", "-config", config]);
+        Assert.Equal(2, code);
+        Assert.Contains(text, stderr, StringComparison.Ordinal);
+        if (line is not null)
+        {
+            Assert.Contains(line, stderr, StringComparison.Ordinal);
+        }
+        Assert.False(Directory.Exists(temp.Combine("mnt")));
+    }
+
+    [Fact]
+    public void Version_PrintsOneLine()
+    {
+        var (code, stdout, _) = ChildProcess.Run(NodeProcess.Command[0], [NodeProcess.Command[1], "version"]);
+        Assert.Equal(0, code);
+        Assert.StartsWith("LiteFS", stdout, StringComparison.Ordinal);
+    }
+}
