@@ -118,3 +118,41 @@ public class StoreTests
     [InlineData("", false)]
     public void IsValidName_RejectsReservedNames(string name, bool valid) => Assert.Equal(valid, Store.IsValidName(name));
 }
+
+/// <summary>LTX retention.</summary>
+public class RetentionTests
+{
+    [Fact]
+    public void EnforceRetention_DeletesOldFilesButNeverTheNewest()
+    {
+        using var temp = new TempDir();
+        var dir = Path.Combine(temp.Path, "dbs", "wal4096.db");
+        Directory.CreateDirectory(Path.Combine(dir, "ltx"));
+        var golden = Path.Combine(RepoPaths.Golden, "wal-4096");
+        File.Copy(Path.Combine(golden, "database"), Path.Combine(dir, "database"));
+        var files = Directory.GetFiles(Path.Combine(golden, "ltx"), "*.ltx").Order(StringComparer.Ordinal).ToArray();
+        foreach (var ltx in files)
+        {
+            var target = Path.Combine(dir, "ltx", Path.GetFileName(ltx));
+            File.Copy(ltx, target);
+            File.SetLastWriteTimeUtc(target, DateTime.UtcNow.AddHours(-1));
+        }
+        // Age decides file by file (the fourth is recent), and the newest always stays.
+        File.SetLastWriteTimeUtc(Path.Combine(dir, "ltx", Path.GetFileName(files[3])), DateTime.UtcNow);
+        File.WriteAllText(Path.Combine(dir, "ltx", "0000000000000007-0000000000000007.ltx.tmp"), "partial");
+        using var store = new Store(new StoreOptions
+        {
+            DataDir = temp.Path,
+            Lease = new StaticLease(true, "h", "http://127.0.0.1:1"),
+            Retention = TimeSpan.FromMinutes(10),
+            RetentionMonitorInterval = TimeSpan.Zero,
+            OnFatal = ex => throw ex,
+        });
+        store.Open();
+        store.EnforceRetention();
+        var left = Directory.GetFiles(Path.Combine(dir, "ltx")).Select(p => Path.GetFileName(p)!).Order(StringComparer.Ordinal).ToArray();
+        Assert.Equal(
+            [Path.GetFileName(files[3])!, Path.GetFileName(files[5])!, "0000000000000007-0000000000000007.ltx.tmp"],
+            left);
+    }
+}
