@@ -5,7 +5,8 @@ namespace LiteFs.Core;
 public sealed partial class Db
 {
     private readonly MemoryStream _ltxBuffer = new();
-    private readonly List<string> _unsyncedLtx = [];
+    /// <summary>LTX files written since the last sync that are not durable yet.</summary>
+    private int _unsyncedLtx;
 
     /// <summary>SQLite synced one of the database's files since the last commit.</summary>
     private bool _syncRequested;
@@ -60,7 +61,10 @@ public sealed partial class Db
                 RandomAccess.FlushToDisk(file);
             }
         }
-        File.Move(temp, final, overwrite: true);
+        // Never over an existing file: a TXID is used once.
+        File.Move(temp, final, overwrite: false);
+        // Renamed: the transaction is part of the history, whatever happens next.
+        Pos = new Pos(header.MaxTxId, postApply);
         if (sync)
         {
             SyncPendingLtx();
@@ -69,7 +73,7 @@ public sealed partial class Db
         }
         else
         {
-            _unsyncedLtx.Add(final);
+            _unsyncedLtx++;
         }
         if (_ltxBuffer.Capacity > 4 << 20)
         {
@@ -78,27 +82,18 @@ public sealed partial class Db
         }
     }
 
-    /// <summary>Makes LTX files written without a sync durable, then their directory.</summary>
+    /// <summary>
+    /// Makes the LTX files written without a sync durable, with their directory entries: one
+    /// syncfs for all of them, however many transactions went by since SQLite last synced.
+    /// </summary>
     private void SyncPendingLtx()
     {
-        if (_unsyncedLtx.Count == 0)
+        if (_unsyncedLtx == 0)
         {
             return;
         }
-        foreach (var path in _unsyncedLtx)
-        {
-            try
-            {
-                using var file = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite);
-                RandomAccess.FlushToDisk(file);
-            }
-            catch (FileNotFoundException)
-            {
-                // Removed by retention or a snapshot since: nothing to make durable.
-            }
-        }
-        _unsyncedLtx.Clear();
-        Posix.FsyncDirectory(LtxDir);
+        Posix.SyncFileSystem(LtxDir);
+        _unsyncedLtx = 0;
     }
 
     /// <summary>A local transaction is durable as an LTX file: move the position and tell the node.</summary>

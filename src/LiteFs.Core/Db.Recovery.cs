@@ -31,12 +31,11 @@ public sealed partial class Db
             DeleteFile(FilePath(DbFileKind.Shm));
             ReadHeader();
 
-            var newest = LtxFiles() is { Count: > 0 } files ? files[^1].Path : null;
+            var newest = NewestIntactLtx(out var newestHeader);
             long tail = 0;
             if (newest is not null)
             {
-                using var stream = File.OpenRead(newest);
-                tail = SyncWalWith(LtxDecoder.Verify(stream).Header);
+                tail = SyncWalWith(newestHeader);
             }
 
             RollbackJournal();
@@ -109,6 +108,33 @@ public sealed partial class Db
             _log.LogWarning("database {Name}: recovered WAL transactions after {Before} that had no LTX file; now at {Pos}", Name, before, Pos);
         }
         CheckpointWal();
+    }
+
+    /// <summary>
+    /// The newest LTX file that verifies. A newest file that does not was being written when the
+    /// machine stopped without SQLite having asked for it to be durable; it is set aside as
+    /// <c>NAME.corrupt</c> (the transaction, if SQLite committed it, is still in the WAL and is
+    /// recovered from there). An older file that does not verify is a real corruption: an error.
+    /// </summary>
+    private string? NewestIntactLtx(out LtxHeader header)
+    {
+        header = default;
+        var files = LtxFiles();
+        for (var i = files.Count - 1; i >= 0; i--)
+        {
+            try
+            {
+                using var stream = File.OpenRead(files[i].Path);
+                header = LtxDecoder.Verify(stream).Header;
+                return files[i].Path;
+            }
+            catch (LtxFormatException ex) when (i == files.Count - 1 && files.Count > 1)
+            {
+                _log.LogWarning("database {Name}: newest LTX file {File} is incomplete ({Reason}); setting it aside", Name, System.IO.Path.GetFileName(files[i].Path), ex.Message);
+                File.Move(files[i].Path, files[i].Path + ".corrupt", overwrite: true);
+            }
+        }
+        return null;
     }
 
     private static bool HasSqliteHeader(string path)

@@ -64,8 +64,27 @@ public sealed partial class Db : IDisposable
     /// <summary>The journal mode the node tracks.</summary>
     public JournalMode Mode { get; private set; }
 
-    /// <summary>The current replication position.</summary>
-    public Pos Pos { get; private set; }
+    private Pos _pos;
+
+    /// <summary>The current replication position (read as one value: TXID and checksum of the same transaction).</summary>
+    public Pos Pos
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _pos;
+            }
+        }
+
+        private set
+        {
+            lock (_sync)
+            {
+                _pos = value;
+            }
+        }
+    }
 
     /// <summary>Milliseconds since the epoch of the last transaction committed or applied.</summary>
     public long Timestamp { get; private set; }
@@ -219,7 +238,8 @@ public sealed partial class Db : IDisposable
     {
         if (!_host.IsWritable(this))
         {
-            throw new ReadOnlyReplicaException(Name);
+            // EIO, not EACCES, as upstream: SQLite reports "disk I/O error" for a page write.
+            throw new LiteFsException(LiteFsError.Io, $"database {Name} is read-only on this replica: writes go to the primary");
         }
         if (data.IsEmpty)
         {
@@ -344,6 +364,15 @@ public sealed partial class Db : IDisposable
     {
         lock (_sync)
         {
+            try
+            {
+                // A clean shutdown leaves every committed transaction durable.
+                SyncPendingLtx();
+            }
+            catch (IOException ex)
+            {
+                _log.LogWarning("database {Name}: cannot sync LTX files at shutdown: {Reason}", Name, ex.Message);
+            }
             for (var i = 0; i < _handles.Length; i++)
             {
                 _handles[i]?.Dispose();

@@ -18,6 +18,11 @@ internal sealed class PageChecksums
     private readonly List<bool> _blockValid = [];
     private readonly Dictionary<uint, ulong> _wal = [];
 
+    // Checksums of zero pages by page number: in WAL mode every page appended since the last
+    // checkpoint is a hole in the database file, and each would otherwise cost a CRC per commit.
+    private readonly Dictionary<uint, ulong> _zeroPages = [];
+    private int _zeroPageSize;
+
     /// <summary>The checksum recorded for page <paramref name="pgno"/> of the database file, or 0.</summary>
     public ulong GetDatabase(uint pgno)
     {
@@ -126,7 +131,7 @@ internal sealed class PageChecksums
         return new Checksum(Checksum.FlagBit | xor);
     }
 
-    private static ulong XorRange(ulong[]? block, int b, int lastIndex, int pageSize, uint lockPgno)
+    private ulong XorRange(ulong[]? block, int b, int lastIndex, int pageSize, uint lockPgno)
     {
         ulong x = 0;
         for (var i = 0; i <= lastIndex; i++)
@@ -136,14 +141,24 @@ internal sealed class PageChecksums
         return x;
     }
 
-    private static ulong Effective(ulong recorded, uint pgno, int pageSize, uint lockPgno) =>
+    private ulong Effective(ulong recorded, uint pgno, int pageSize, uint lockPgno) =>
         recorded != 0 || pgno == lockPgno || pageSize == 0 ? recorded : ZeroPage(pgno, pageSize);
 
-    /// <summary>The checksum of a page of zeros (a hole in the file).</summary>
-    private static ulong ZeroPage(uint pgno, int pageSize)
+    /// <summary>The checksum of a page of zeros (a hole in the file), computed once per page.</summary>
+    private ulong ZeroPage(uint pgno, int pageSize)
     {
-        Span<byte> zeros = stackalloc byte[LtxLayout.MaxPageSize];
-        return Checksum.OfPage(pgno, zeros[..pageSize]).Value;
+        if (_zeroPageSize != pageSize)
+        {
+            _zeroPages.Clear();
+            _zeroPageSize = pageSize;
+        }
+        if (!_zeroPages.TryGetValue(pgno, out var checksum))
+        {
+            Span<byte> zeros = stackalloc byte[LtxLayout.MaxPageSize];
+            checksum = Checksum.OfPage(pgno, zeros[..pageSize]).Value;
+            _zeroPages[pgno] = checksum;
+        }
+        return checksum;
     }
 
     private static (int Block, int Index) Locate(uint pgno) => ((int)((pgno - 1) / BlockSize), (int)((pgno - 1) % BlockSize));

@@ -85,7 +85,8 @@ internal sealed class DbFileNode(LiteFsFileSystem fs, string database, EntryKind
         var blocker = RequireDb().QueryLock(_file, request.Owner, ToRequest(request.Type), (long)request.Start, End(request));
         if (blocker is { } type)
         {
-            conflict = request with { Type = type == LockRequest.Write ? LockType.Write : LockType.Read, Pid = 0 };
+            // The holder is not a process the caller could know: pid -1, as upstream reports it.
+            conflict = request with { Type = type == LockRequest.Write ? LockType.Write : LockType.Read, Pid = uint.MaxValue };
         }
         return Errno.Ok;
     }

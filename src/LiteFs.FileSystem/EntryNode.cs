@@ -41,8 +41,11 @@ internal abstract class EntryNode(LiteFsFileSystem fs, string database, EntryKin
 
 /// <summary>A small read-only text file generated on each read (position, lag, primary).</summary>
 internal abstract class TextNode(LiteFsFileSystem fs, string database, EntryKind kind)
-    : EntryNode(fs, database, kind), INodeOpen, IHandleRead
+    : EntryNode(fs, database, kind), INodeOpen, IHandleRead, IHandleFsync
 {
+    /// <summary>fsync of a generated file is an error, as upstream answers it.</summary>
+    public Errno Fsync(FuseContext context, bool dataOnly) => Errno.EIO;
+
     protected abstract string? Text { get; }
 
     protected virtual uint Mode => Permissions.ReadOnly;

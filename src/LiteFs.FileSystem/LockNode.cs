@@ -7,8 +7,10 @@ namespace LiteFs.FileSystem;
 /// primary, taking it succeeds at once and does nothing: the primary is always writable.
 /// </summary>
 internal sealed class LockNode(LiteFsFileSystem fs, string database)
-    : EntryNode(fs, database, EntryKind.Lock), INodeOpen, IHandleRead, IHandleWrite, IHandleLocks
+    : EntryNode(fs, database, EntryKind.Lock), INodeOpen, IHandleRead, IHandleWrite, IHandleLocks, IHandleFsync
 {
+    public Errno Fsync(FuseContext context, bool dataOnly) => Errno.EIO;
+
     private const ulong HaltByte = 72;
 
     public override bool Exists => Db is not null;

@@ -33,6 +33,13 @@ internal sealed class RootNode(LiteFsFileSystem fs)
     public Errno Lookup(FuseContext context, FileName name, out INode? child, out FileAttributes attributes)
     {
         var (kind, database) = Names.Parse(name.ToString());
+        child = null;
+        attributes = default;
+        // Names of unknown databases get no node: probing names must not grow the tables.
+        if (kind is not (EntryKind.Lag or EntryKind.Primary) && fs.Store.Find(database) is null)
+        {
+            return Errno.ENOENT;
+        }
         var node = fs.NodeFor(database, kind);
         child = node;
         var errno = node.GetAttributes(context, null, out attributes);
@@ -88,7 +95,8 @@ internal sealed class RootNode(LiteFsFileSystem fs)
         var db = fs.Store.Find(database);
         if (kind is EntryKind.Lag or EntryKind.Primary or EntryKind.Pos or EntryKind.Lock)
         {
-            return Errno.EPERM;
+            // As upstream; the kernel remembers ENOSYS only for create, not for unlink.
+            return Errno.ENOSYS;
         }
         if (db is null)
         {
@@ -173,8 +181,11 @@ internal sealed class RootNode(LiteFsFileSystem fs)
     public Errno Rename(FuseContext context, FileName name, INode newParent, FileName newName, RenameFlags flags) => Errno.EIO;
 
     /// <summary>A snapshot of the listing taken at opendir; offsets are positions in it.</summary>
-    private sealed class Listing(List<(string Name, ulong Ino)> entries) : IDirectoryHandle
+    private sealed class Listing(List<(string Name, ulong Ino)> entries) : IDirectoryHandle, IHandleFsync
     {
+        /// <summary>Directory fsync: the node makes its own directory changes durable.</summary>
+        public Errno Fsync(FuseContext context, bool dataOnly) => Errno.Ok;
+
         public Errno ReadDirectory(FuseContext context, long offset, ref DirectoryWriter writer)
         {
             for (var i = (int)offset; i < entries.Count; i++)

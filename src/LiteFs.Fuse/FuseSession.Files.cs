@@ -156,10 +156,11 @@ internal sealed unsafe partial class FuseSession
     private static Errno OnFsync(FuseSession session, ref Exchange exchange)
     {
         ref readonly var request = ref exchange.Arg<FsyncIn>();
-        // ENOSYS tells the kernel to treat this and every later fsync as done.
+        // A handle with nothing to sync reports success. Never ENOSYS: the kernel would take it to
+        // mean "no fsync in this file system" and stop sending fsync for every file of the mount.
         return session.Target(ref exchange, request.Fh) is IHandleFsync handle
             ? handle.Fsync(exchange.Context, (request.FsyncFlags & FsyncIn.FlagDataSync) != 0)
-            : Errno.ENOSYS;
+            : Errno.Ok;
     }
 
     private static Errno OnRelease(FuseSession session, ref Exchange exchange)

@@ -106,6 +106,27 @@ public class StoreTests
         Assert.Equal(File.ReadAllBytes(Path.Combine(golden, "database")), File.ReadAllBytes(db.FilePath(DbFileKind.Database)));
     }
 
+    [Fact]
+    public void Open_TornNewestLtx_IsSetAsideAndPreviousPositionUsed()
+    {
+        using var temp = new TempDir();
+        var dir = Path.Combine(temp.Path, "dbs", "del1024.db");
+        Directory.CreateDirectory(Path.Combine(dir, "ltx"));
+        var golden = Path.Combine(RepoPaths.Golden, "delete-1024");
+        File.Copy(Path.Combine(golden, "states", "txid-4.database"), Path.Combine(dir, "database"));
+        foreach (var ltx in Directory.GetFiles(Path.Combine(golden, "ltx"), "*.ltx"))
+        {
+            File.Copy(ltx, Path.Combine(dir, "ltx", Path.GetFileName(ltx)));
+        }
+        var newest = Path.Combine(dir, "ltx", "0000000000000005-0000000000000005.ltx");
+        File.WriteAllBytes(newest, File.ReadAllBytes(newest)[..150]);
+        using var store = NewStore(temp.Path);
+        store.Open();
+        Assert.Equal("0000000000000004/bab91db52c5897ed", store.Find("del1024.db")!.Pos.ToString());
+        Assert.True(File.Exists(newest + ".corrupt"));
+        Assert.False(File.Exists(newest));
+    }
+
     [Theory]
     [InlineData("app.db", true)]
     [InlineData("app", true)]

@@ -89,4 +89,19 @@ public class RollbackTests
         Assert.Equal("3\n", Sql.Cli(path, "INSERT INTO t VALUES (3); SELECT count(*) FROM t;"));
         node.AssertReplicable("app.db");
     }
+
+    [Fact]
+    public void FsyncOfGeneratedFile_IsEio_AndNeverSwitchesOffFsyncForTheMount()
+    {
+        using var node = new NodeFixture();
+        Sql.Cli(node.Path("app.db"), "CREATE TABLE t (x);");
+        // ENOSYS here would make the kernel skip every later fsync of the mount, silently.
+        for (var i = 0; i < 2; i++)
+        {
+            using var pos = File.OpenHandle(node.Path("app.db-pos"));
+            Assert.Throws<IOException>(() => RandomAccess.FlushToDisk(pos));
+        }
+        using var db = File.OpenHandle(node.Path("app.db"));
+        RandomAccess.FlushToDisk(db);
+    }
 }
