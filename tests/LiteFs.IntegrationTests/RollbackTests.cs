@@ -99,9 +99,16 @@ public class RollbackTests
         for (var i = 0; i < 2; i++)
         {
             using var pos = File.OpenHandle(node.Path("app.db-pos"));
-            Assert.Throws<IOException>(() => RandomAccess.FlushToDisk(pos));
+            Assert.Equal(-1, Native.Fsync(pos.DangerousGetHandle().ToInt32()));
+            Assert.Equal(5, System.Runtime.InteropServices.Marshal.GetLastPInvokeError()); // EIO
         }
         using var db = File.OpenHandle(node.Path("app.db"));
-        RandomAccess.FlushToDisk(db);
+        Assert.Equal(0, Native.Fsync(db.DangerousGetHandle().ToInt32()));
     }
+}
+
+internal static partial class Native
+{
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
+    public static partial int Fsync(int fd);
 }
