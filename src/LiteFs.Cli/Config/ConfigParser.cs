@@ -81,159 +81,115 @@ internal sealed class ConfigParser
         return c;
     }
 
-    private DataConfig ReadData(Entry section, DataConfig d)
-    {
-        foreach (var e in Entries(section.Value, section.Path))
+    private DataConfig ReadData(Entry section, DataConfig d) =>
+        ReadSection(section, d, (e, d) => e.Name switch
         {
-            d = e.Name switch
-            {
-                "dir" => d with { Dir = String(e, d.Dir) },
-                "compress" => d with { Compress = Bool(e, d.Compress) },
-                "retention" => d with { Retention = Duration(e, d.Retention) },
-                "retention-monitor-interval" => d with { RetentionMonitorInterval = Duration(e, d.RetentionMonitorInterval) },
-                _ => Unknown(e, d),
-            };
-        }
-        return d;
-    }
+            "dir" => d with { Dir = String(e, d.Dir) },
+            "compress" => d with { Compress = Bool(e, d.Compress) },
+            "retention" => d with { Retention = Duration(e, d.Retention) },
+            "retention-monitor-interval" => d with { RetentionMonitorInterval = Duration(e, d.RetentionMonitorInterval) },
+            _ => Unknown(e, d),
+        });
 
-    private FuseConfig ReadFuse(Entry section, FuseConfig f)
-    {
-        foreach (var e in Entries(section.Value, section.Path))
+    private FuseConfig ReadFuse(Entry section, FuseConfig f) =>
+        ReadSection(section, f, (e, f) => e.Name switch
         {
-            f = e.Name switch
-            {
-                "dir" => f with { Dir = String(e, f.Dir) },
-                "allow-other" => f with { AllowOther = Bool(e, f.AllowOther) },
-                "debug" => f with { Debug = Bool(e, f.Debug) },
-                _ => Unknown(e, f),
-            };
-        }
-        return f;
-    }
+            "dir" => f with { Dir = String(e, f.Dir) },
+            "allow-other" => f with { AllowOther = Bool(e, f.AllowOther) },
+            "debug" => f with { Debug = Bool(e, f.Debug) },
+            _ => Unknown(e, f),
+        });
 
-    private HttpConfig ReadHttp(Entry section, HttpConfig h)
-    {
-        foreach (var e in Entries(section.Value, section.Path))
+    private HttpConfig ReadHttp(Entry section, HttpConfig h) =>
+        ReadSection(section, h, (e, h) => e.Name switch
         {
-            h = e.Name switch
-            {
-                "addr" => h with { Addr = String(e, h.Addr) },
-                "snapshot-timeout" => h with { SnapshotTimeout = Duration(e, h.SnapshotTimeout) },
-                _ => Unknown(e, h),
-            };
-        }
-        return h;
-    }
+            "addr" => h with { Addr = String(e, h.Addr) },
+            "snapshot-timeout" => h with { SnapshotTimeout = Duration(e, h.SnapshotTimeout) },
+            _ => Unknown(e, h),
+        });
 
-    private ProxyConfig ReadProxy(Entry section, ProxyConfig p)
-    {
-        foreach (var e in Entries(section.Value, section.Path))
+    private ProxyConfig ReadProxy(Entry section, ProxyConfig p) =>
+        ReadSection(section, p, (e, p) => e.Name switch
         {
-            p = e.Name switch
-            {
-                "addr" => p with { Addr = String(e, p.Addr) },
-                "target" => p with { Target = String(e, p.Target) },
-                "db" => p with { Db = String(e, p.Db) },
-                "max-lag" => p with { MaxLag = Duration(e, p.MaxLag) },
-                "debug" => p with { Debug = Bool(e, p.Debug) },
-                "passthrough" => p with { Passthrough = StringList(e, p.Passthrough) },
-                "always-forward" => p with { AlwaysForward = StringList(e, p.AlwaysForward) },
-                "primary-redirect-timeout" => p with { PrimaryRedirectTimeout = Duration(e, p.PrimaryRedirectTimeout) },
-                "read-timeout" => p with { ReadTimeout = Duration(e, p.ReadTimeout) },
-                "read-header-timeout" => p with { ReadHeaderTimeout = Duration(e, p.ReadHeaderTimeout) },
-                "write-timeout" => p with { WriteTimeout = Duration(e, p.WriteTimeout) },
-                "idle-timeout" => p with { IdleTimeout = Duration(e, p.IdleTimeout) },
-                _ => Unknown(e, p),
-            };
-        }
-        return p;
-    }
+            "addr" => p with { Addr = String(e, p.Addr) },
+            "target" => p with { Target = String(e, p.Target) },
+            "db" => p with { Db = String(e, p.Db) },
+            "max-lag" => p with { MaxLag = Duration(e, p.MaxLag) },
+            "debug" => p with { Debug = Bool(e, p.Debug) },
+            "passthrough" => p with { Passthrough = StringList(e, p.Passthrough) },
+            "always-forward" => p with { AlwaysForward = StringList(e, p.AlwaysForward) },
+            "primary-redirect-timeout" => p with { PrimaryRedirectTimeout = Duration(e, p.PrimaryRedirectTimeout) },
+            "read-timeout" => p with { ReadTimeout = Duration(e, p.ReadTimeout) },
+            "read-header-timeout" => p with { ReadHeaderTimeout = Duration(e, p.ReadHeaderTimeout) },
+            "write-timeout" => p with { WriteTimeout = Duration(e, p.WriteTimeout) },
+            "idle-timeout" => p with { IdleTimeout = Duration(e, p.IdleTimeout) },
+            _ => Unknown(e, p),
+        });
 
-    private LeaseConfig ReadLease(Entry section, LeaseConfig l)
-    {
-        foreach (var e in Entries(section.Value, section.Path))
+    private LeaseConfig ReadLease(Entry section, LeaseConfig l) =>
+        ReadSection(section, l, (e, l) => e.Name switch
         {
-            l = e.Name switch
-            {
-                "type" => l with { Type = String(e, l.Type) },
-                "hostname" => l with { Hostname = String(e, l.Hostname) },
-                "advertise-url" => l with { AdvertiseUrl = String(e, l.AdvertiseUrl) },
-                "candidate" => l with { Candidate = Bool(e, l.Candidate) },
-                "promote" => l with { Promote = Bool(e, l.Promote) },
-                "reconnect-delay" => l with { ReconnectDelay = Duration(e, l.ReconnectDelay) },
-                "demote-delay" => l with { DemoteDelay = Duration(e, l.DemoteDelay) },
-                "databases" => l with { Databases = StringList(e, l.Databases) },
-                "consul" => l with { Consul = ReadConsul(e, l.Consul) },
-                _ => Unknown(e, l),
-            };
-        }
-        return l;
-    }
+            "type" => l with { Type = String(e, l.Type) },
+            "hostname" => l with { Hostname = String(e, l.Hostname) },
+            "advertise-url" => l with { AdvertiseUrl = String(e, l.AdvertiseUrl) },
+            "candidate" => l with { Candidate = Bool(e, l.Candidate) },
+            "promote" => l with { Promote = Bool(e, l.Promote) },
+            "reconnect-delay" => l with { ReconnectDelay = Duration(e, l.ReconnectDelay) },
+            "demote-delay" => l with { DemoteDelay = Duration(e, l.DemoteDelay) },
+            "databases" => l with { Databases = StringList(e, l.Databases) },
+            "consul" => l with { Consul = ReadConsul(e, l.Consul) },
+            _ => Unknown(e, l),
+        });
 
-    private ConsulConfig ReadConsul(Entry section, ConsulConfig c)
-    {
-        foreach (var e in Entries(section.Value, section.Path))
+    private ConsulConfig ReadConsul(Entry section, ConsulConfig c) =>
+        ReadSection(section, c, (e, c) => e.Name switch
         {
-            c = e.Name switch
-            {
-                "url" => c with { Url = String(e, c.Url) },
-                "key" => c with { Key = String(e, c.Key) },
-                "ttl" => c with { Ttl = Duration(e, c.Ttl) },
-                "lock-delay" => c with { LockDelay = Duration(e, c.LockDelay) },
-                _ => Unknown(e, c),
-            };
-        }
-        return c;
-    }
+            "url" => c with { Url = String(e, c.Url) },
+            "key" => c with { Key = String(e, c.Key) },
+            "ttl" => c with { Ttl = Duration(e, c.Ttl) },
+            "lock-delay" => c with { LockDelay = Duration(e, c.LockDelay) },
+            _ => Unknown(e, c),
+        });
 
-    private BackupConfig ReadBackup(Entry section, BackupConfig b)
-    {
-        foreach (var e in Entries(section.Value, section.Path))
+    private BackupConfig ReadBackup(Entry section, BackupConfig b) =>
+        ReadSection(section, b, (e, b) => e.Name switch
         {
-            b = e.Name switch
-            {
-                "type" => b with { Type = String(e, b.Type) },
-                "path" => b with { Path = String(e, b.Path) },
-                "url" => b with { Url = String(e, b.Url) },
-                "cluster" => b with { Cluster = String(e, b.Cluster) },
-                "auth-token" => b with { AuthToken = String(e, b.AuthToken) },
-                _ => Unknown(e, b),
-            };
-        }
-        return b;
-    }
+            "type" => b with { Type = String(e, b.Type) },
+            "path" => b with { Path = String(e, b.Path) },
+            "url" => b with { Url = String(e, b.Url) },
+            "cluster" => b with { Cluster = String(e, b.Cluster) },
+            "auth-token" => b with { AuthToken = String(e, b.AuthToken) },
+            _ => Unknown(e, b),
+        });
 
-    private LogConfig ReadLog(Entry section, LogConfig l)
-    {
-        foreach (var e in Entries(section.Value, section.Path))
+    private LogConfig ReadLog(Entry section, LogConfig l) =>
+        ReadSection(section, l, (e, l) => e.Name switch
         {
-            l = e.Name switch
-            {
-                "format" => l with { Format = String(e, l.Format) },
-                "timestamp" => l with { Timestamp = Bool(e, l.Timestamp) },
-                "debug" => l with { Debug = Bool(e, l.Debug) },
-                _ => Unknown(e, l),
-            };
-        }
-        return l;
-    }
+            "format" => l with { Format = String(e, l.Format) },
+            "timestamp" => l with { Timestamp = Bool(e, l.Timestamp) },
+            "debug" => l with { Debug = Bool(e, l.Debug) },
+            _ => Unknown(e, l),
+        });
 
-    private TracingConfig ReadTracing(Entry section, TracingConfig t)
+    private TracingConfig ReadTracing(Entry section, TracingConfig t) =>
+        ReadSection(section, t, (e, t) => e.Name switch
+        {
+            "enabled" => t with { Enabled = Bool(e, t.Enabled) },
+            "path" => t with { Path = String(e, t.Path) },
+            "max-size" => t with { MaxSize = Int(e, t.MaxSize) },
+            "max-count" => t with { MaxCount = Int(e, t.MaxCount) },
+            "compress" => t with { Compress = Bool(e, t.Compress) },
+            _ => Unknown(e, t),
+        });
+
+    /// <summary>Applies <paramref name="apply"/> to each entry of a mapping section in order.</summary>
+    private T ReadSection<T>(Entry section, T value, Func<Entry, T, T> apply)
     {
         foreach (var e in Entries(section.Value, section.Path))
         {
-            t = e.Name switch
-            {
-                "enabled" => t with { Enabled = Bool(e, t.Enabled) },
-                "path" => t with { Path = String(e, t.Path) },
-                "max-size" => t with { MaxSize = Int(e, t.MaxSize) },
-                "max-count" => t with { MaxCount = Int(e, t.MaxCount) },
-                "compress" => t with { Compress = Bool(e, t.Compress) },
-                _ => Unknown(e, t),
-            };
+            value = apply(e, value);
         }
-        return t;
+        return value;
     }
 
     /// <summary>
