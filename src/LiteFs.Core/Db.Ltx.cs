@@ -5,6 +5,9 @@ namespace LiteFs.Core;
 public sealed partial class Db
 {
     private readonly MemoryStream _ltxBuffer = new();
+    /// <summary>Empty files made ahead of commits, created on first use.</summary>
+    private LtxFilePool? _filePool;
+
     /// <summary>LTX files written since the last sync that are not durable yet.</summary>
     private int _unsyncedLtx;
 
@@ -51,9 +54,15 @@ public sealed partial class Db
         encoder.Dispose();
 
         var final = System.IO.Path.Combine(LtxDir, LtxFileName.Format(header.MinTxId, header.MaxTxId));
-        var temp = final + ".tmp";
+        if (File.Exists(final))
+        {
+            // A TXID is used once: never replace a file already in the history.
+            throw new LiteFsException($"{Name}: {System.IO.Path.GetFileName(final)} already exists; the position {Pos} is behind the LTX files");
+        }
+        _filePool ??= new LtxFilePool(LtxDir);
+        var temp = _filePool.Take() ?? final + ".tmp";
         var sync = _syncRequested;
-        using (var file = File.OpenHandle(temp, FileMode.Create, FileAccess.Write, FileShare.None))
+        using (var file = File.OpenHandle(temp, FileMode.OpenOrCreate, FileAccess.Write, FileShare.None))
         {
             RandomAccess.Write(file, _ltxBuffer.GetBuffer().AsSpan(0, (int)_ltxBuffer.Length), 0);
             if (sync)
@@ -61,8 +70,7 @@ public sealed partial class Db
                 RandomAccess.FlushToDisk(file);
             }
         }
-        // Never over an existing file: a TXID is used once.
-        File.Move(temp, final, overwrite: false);
+        File.Move(temp, final, overwrite: true);
         // Renamed: the transaction is part of the history, whatever happens next.
         Pos = new Pos(header.MaxTxId, postApply);
         if (sync)

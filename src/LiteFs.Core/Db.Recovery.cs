@@ -28,6 +28,7 @@ public sealed partial class Db
                 Directory.CreateDirectory(Path);
             }
             Directory.CreateDirectory(LtxDir);
+            LtxFilePool.RemoveLeftovers(LtxDir);
             DeleteFile(FilePath(DbFileKind.Shm));
             ReadHeader();
 

@@ -373,6 +373,8 @@ public sealed partial class Db : IDisposable
             {
                 _log.LogWarning("database {Name}: cannot sync LTX files at shutdown: {Reason}", Name, ex.Message);
             }
+            _filePool?.Dispose();
+            _filePool = null;
             for (var i = 0; i < _handles.Length; i++)
             {
                 _handles[i]?.Dispose();

@@ -107,6 +107,19 @@ public class StoreTests
     }
 
     [Fact]
+    public void Open_RemovesLeftoverPoolFiles_KeepsOtherFiles()
+    {
+        using var temp = new TempDir();
+        var ltx = Path.Combine(temp.Path, "dbs", "a.db", "ltx");
+        Directory.CreateDirectory(ltx);
+        File.WriteAllText(Path.Combine(ltx, ".pool.7.tmp"), "");
+        File.WriteAllText(Path.Combine(ltx, "0000000000000002-0000000000000002.ltx.tmp"), "partial");
+        using var store = NewStore(temp.Path);
+        store.Open();
+        Assert.Equal(["0000000000000002-0000000000000002.ltx.tmp"], Directory.GetFiles(ltx).Select(p => Path.GetFileName(p)!));
+    }
+
+    [Fact]
     public void Open_TornNewestLtx_IsSetAsideAndPreviousPositionUsed()
     {
         using var temp = new TempDir();
