@@ -17,9 +17,6 @@ public sealed partial class Db
     private uint _walS1;
     private long _walTxStart;
 
-    /// <summary>Offset of the newest committed frame of each page still in the WAL.</summary>
-    private readonly Dictionary<uint, long> _walFrames = [];
-
     private int FrameSize => WalHeader.FrameHeaderSize + PageSize;
 
     private void WriteWal(ReadOnlySpan<byte> data, long offset)
@@ -94,7 +91,6 @@ public sealed partial class Db
     /// <summary>Forgets the committed frames and their checksums (the WAL was reset or checkpointed away).</summary>
     private void ForgetWalFrames()
     {
-        _walFrames.Clear();
         _checksums.ClearWal();
     }
 
@@ -203,13 +199,6 @@ public sealed partial class Db
 
             _walTxStart = offset;
             (_walS0, _walS1) = (s0, s1);
-            foreach (var (pgno, frameOffset) in frames)
-            {
-                if (pgno <= commit)
-                {
-                    _walFrames[pgno] = frameOffset;
-                }
-            }
             PageCount = commit;
             Committed(header, post);
         }

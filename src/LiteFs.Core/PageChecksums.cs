@@ -50,9 +50,6 @@ internal sealed class PageChecksums
     /// <summary>Records the checksum of a page's newest committed WAL frame.</summary>
     public void SetWal(uint pgno, Checksum checksum) => _wal[pgno] = checksum.Value;
 
-    /// <summary>Whether any WAL page is recorded.</summary>
-    public bool HasWalPages => _wal.Count > 0;
-
     /// <summary>Forgets the WAL overlay (the WAL was checkpointed and reset).</summary>
     public void ClearWal() => _wal.Clear();
 

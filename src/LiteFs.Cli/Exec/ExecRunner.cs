@@ -50,17 +50,6 @@ internal sealed partial class ExecRunner : IDisposable
         }
     }
 
-    /// <summary>
-    /// Waits for the background process and returns its exit status; a process killed by a
-    /// signal reports 128 + the signal number, as a shell shows it.
-    /// </summary>
-    public async Task<int> WaitAsync(CancellationToken cancellationToken)
-    {
-        var p = _background ?? throw new InvalidOperationException("no background process");
-        await p.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
-        return p.ExitCode;
-    }
-
     private static Process Launch(string command)
     {
         var words = ShellWords.Split(command);
