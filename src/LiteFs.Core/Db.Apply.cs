@@ -7,10 +7,12 @@ public sealed partial class Db
 {
     /// <summary>
     /// Applies an LTX file already stored in the LTX directory. The caller holds the internal
-    /// write lock. The file is verified completely before the database is touched; a crash while
-    /// pages are being written is repaired at start-up, which applies the newest file again.
+    /// write lock. The file is verified completely before the database is touched (unless the
+    /// caller just verified it); a crash while pages are being written is repaired at start-up,
+    /// which applies the newest file again. <paramref name="durable"/> syncs the database file;
+    /// a replica instead syncs its file system periodically (what it loses it streams again).
     /// </summary>
-    internal void ApplyLtxFile(string path)
+    internal void ApplyLtxFile(string path, bool verified = false, bool durable = true)
     {
         lock (_sync)
         {
@@ -18,7 +20,19 @@ public sealed partial class Db
             LtxTrailer trailer;
             using (var verify = File.OpenRead(path))
             {
-                (header, trailer, _) = LtxDecoder.Verify(verify);
+                if (verified)
+                {
+                    using var decoder = new LtxDecoder(verify);
+                    header = decoder.ReadHeader();
+                    verify.Seek(-LtxLayout.TrailerSize, SeekOrigin.End);
+                    Span<byte> raw = stackalloc byte[LtxLayout.TrailerSize];
+                    verify.ReadExactly(raw);
+                    trailer = LtxTrailer.Read(raw);
+                }
+                else
+                {
+                    (header, trailer, _) = LtxDecoder.Verify(verify);
+                }
             }
             if (PageSize != 0 && header.PageSize != PageSize)
             {
@@ -32,7 +46,7 @@ public sealed partial class Db
             }
             else
             {
-                WritePagesFrom(path, header);
+                WritePagesFrom(path, header, durable);
             }
 
             var checksum = _checksums.Compute(PageCount, PageSize);
@@ -52,7 +66,7 @@ public sealed partial class Db
         }
     }
 
-    private void WritePagesFrom(string path, in LtxHeader header)
+    private void WritePagesFrom(string path, in LtxHeader header, bool durable)
     {
         var database = RequireHandle(DbFileKind.Database, create: true);
         var buffer = ArrayPool<byte>.Shared.Rent(header.PageSize);
@@ -67,14 +81,21 @@ public sealed partial class Db
                 var offset = (long)(ph.Pgno - 1) * PageSize;
                 RandomAccess.Write(database, page, offset);
                 _checksums.SetDatabase(ph.Pgno, Checksum.OfPage(ph.Pgno, page));
-                _host.Invalidator.InvalidateData(Name, DbFileKind.Database, offset, PageSize);
+                if (!header.IsSnapshot)
+                {
+                    // A snapshot invalidates the whole file once it is written.
+                    _host.Invalidator.InvalidateData(Name, DbFileKind.Database, offset, PageSize);
+                }
                 if (ph.Pgno == 1 && page[18] == 2 && page[19] == 2)
                 {
                     Mode = JournalMode.Wal;
                 }
             }
             RandomAccess.SetLength(database, (long)header.Commit * PageSize);
-            RandomAccess.FlushToDisk(database);
+            if (durable)
+            {
+                RandomAccess.FlushToDisk(database);
+            }
         }
         finally
         {

@@ -17,6 +17,9 @@ public sealed partial class Db
     private uint _walS1;
     private long _walTxStart;
 
+    /// <summary>Committed WAL frames: the newest frame's offset for each page (read by snapshots).</summary>
+    private readonly Dictionary<uint, long> _walFrames = [];
+
     private int FrameSize => WalHeader.FrameHeaderSize + PageSize;
 
     private void WriteWal(ReadOnlySpan<byte> data, long offset)
@@ -92,6 +95,7 @@ public sealed partial class Db
     private void ForgetWalFrames()
     {
         _checksums.ClearWal();
+        _walFrames.Clear();
     }
 
     /// <summary>
@@ -197,6 +201,14 @@ public sealed partial class Db
             }
             var post = encoder.Trailer.PostApplyChecksum;
 
+            foreach (var pgno in pgnos)
+            {
+                _walFrames[pgno] = frames[pgno];
+            }
+            if (commit < PageCount)
+            {
+                _walFrames.Keys.Where(p => p > commit).ToList().ForEach(p => _walFrames.Remove(p));
+            }
             _walTxStart = offset;
             (_walS0, _walS1) = (s0, s1);
             PageCount = commit;

@@ -42,6 +42,12 @@ public interface ICacheInvalidator
 
     /// <summary>A directory entry (a file appeared or disappeared, or a position changed).</summary>
     void InvalidateEntry(string name);
+
+    /// <summary>
+    /// Waits until the kernel has acted on every invalidation asked for so far. Never called from
+    /// inside a file-system request (the kernel may need another request answered first).
+    /// </summary>
+    void Flush();
 }
 
 /// <summary>The files of one database.</summary>
@@ -73,6 +79,11 @@ public sealed class NullCacheInvalidator : ICacheInvalidator
 
     /// <inheritdoc />
     public void InvalidateEntry(string name)
+    {
+    }
+
+    /// <inheritdoc />
+    public void Flush()
     {
     }
 }

@@ -73,3 +73,14 @@ public sealed class FatalDatabaseException(string message, Exception? inner = nu
     /// <summary>The process exit status for a fatal failure.</summary>
     public const int ExitStatus = 99;
 }
+
+/// <summary>A streamed LTX file does not follow the replica's position: the replica reconnects and the primary resyncs it.</summary>
+public sealed class PositionMismatchException(string database, Ltx.Pos local, Ltx.Pos expected)
+    : LiteFsException(LiteFsError.Io, $"position mismatch on db \"{database}\": {local} <> {expected}")
+{
+    /// <summary>The replica's position.</summary>
+    public Ltx.Pos Local { get; } = local;
+
+    /// <summary>The position the file applies to.</summary>
+    public Ltx.Pos Expected { get; } = expected;
+}

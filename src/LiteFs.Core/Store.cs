@@ -48,6 +48,11 @@ public sealed partial class Store : IDbHost, IDisposable
     {
         _options = options;
         _logger = logger ?? NullLogger.Instance;
+        if (options.Lease.IsPrimary)
+        {
+            _primaryTimestamp = 0;
+            _ready.TrySetResult();
+        }
         Time = time ?? TimeProvider.System;
         Span<byte> id = stackalloc byte[8];
         RandomNumberGenerator.Fill(id);
@@ -116,6 +121,17 @@ public sealed partial class Store : IDbHost, IDisposable
             {
                 db.Open();
             }
+            catch (Exception ex) when (!IsPrimary && ex is not OutOfMemoryException)
+            {
+                // A replica's copy is only a copy: one that cannot be recovered (its machine
+                // stopped between syncs) is discarded and replicated again from a snapshot.
+                db.Dispose();
+                LogDiscarded(name, ex.Message);
+                Directory.Delete(dir, recursive: true);
+                Directory.CreateDirectory(Path.Combine(dir, "ltx"));
+                db = new Db(this, name, dir);
+                db.Open();
+            }
             catch (Exception ex)
             {
                 db.Dispose();
@@ -172,7 +188,7 @@ public sealed partial class Store : IDbHost, IDisposable
         Environment.Exit(FatalDatabaseException.ExitStatus);
     }
 
-    private string ReadOrCreateClusterId()
+    private string? ReadOrCreateClusterId()
     {
         var path = Path.Combine(DataDir, "clusterid");
         if (File.Exists(path))
@@ -184,9 +200,21 @@ public sealed partial class Store : IDbHost, IDisposable
             }
             return text;
         }
+        if (!IsPrimary)
+        {
+            // A replica adopts its primary's ID from the stream.
+            return null;
+        }
         Span<byte> random = stackalloc byte[8];
         RandomNumberGenerator.Fill(random);
         var id = "LFSC" + Convert.ToHexString(random);
+        WriteClusterId(id);
+        return id;
+    }
+
+    private void WriteClusterId(string id)
+    {
+        var path = Path.Combine(DataDir, "clusterid");
         var temp = path + ".tmp";
         File.WriteAllText(temp, id + "\n");
         using (var handle = File.OpenHandle(temp, FileMode.Open, FileAccess.ReadWrite))
@@ -195,7 +223,6 @@ public sealed partial class Store : IDbHost, IDisposable
         }
         File.Move(temp, path, overwrite: true);
         Posix.FsyncDirectory(DataDir);
-        return id;
     }
 
     /// <summary>Whether <paramref name="id"/> is <c>LFSC</c> followed by 16 hex digits.</summary>
@@ -271,4 +298,10 @@ public sealed partial class Store : IDbHost, IDisposable
 
     [LoggerMessage(5, LogLevel.Warning, "retention of {Name} failed: {Reason}")]
     private partial void LogRetentionFailed(string name, string reason);
+
+    [LoggerMessage(6, LogLevel.Warning, "database {Name} cannot be recovered on this replica ({Reason}); discarded, it will be replicated again")]
+    private partial void LogDiscarded(string name, string reason);
+
+    [LoggerMessage(7, LogLevel.Information, "cluster id {ClusterId} adopted from the primary")]
+    private partial void LogClusterIdAdopted(string clusterId);
 }

@@ -115,6 +115,8 @@ public sealed class LiteFsFileSystem : ICacheInvalidator, IDisposable
         }
     }
 
+    void ICacheInvalidator.Flush() => FlushNotificationsAsync().Wait();
+
     private void Enqueue(Func<Errno> notify)
     {
         lock (_notifySync)

@@ -1,0 +1,321 @@
+using System.Buffers;
+using System.Security.Cryptography;
+using LiteFs.Core.Locking;
+using LiteFs.Core.Replication;
+using LiteFs.Ltx;
+
+namespace LiteFs.Core;
+
+public sealed partial class Db
+{
+    // Lock owners of the node's own operations, far from the values the kernel gives FUSE lock owners.
+    private static long s_nextInternalOwner = unchecked((long)0xF1F5_0000_0000_0000);
+
+    private static ulong NewInternalOwner() => (ulong)Interlocked.Increment(ref s_nextInternalOwner);
+
+    /// <summary>
+    /// Takes every SQLite lock of the database exclusively (shared DMS), as upstream's internal
+    /// write lock: no SQLite connection reads or writes until it is released. PENDING is taken
+    /// first and kept while waiting, so new readers are held off and the current ones drain.
+    /// Waits without limit unless <paramref name="timeout"/> is given.
+    /// </summary>
+    internal LockSet AcquireWriteLock(CancellationToken cancellationToken, TimeSpan? timeout = null)
+    {
+        var owner = NewInternalOwner();
+        var deadline = timeout is { } t ? Environment.TickCount64 + (long)t.TotalMilliseconds : long.MaxValue;
+        var set = new LockSet(this, owner);
+        RetryUntil(() => Locks.TryLock([Locks.Pending], owner, LockRequest.Write) == LockResult.Ok, deadline, cancellationToken, set);
+        RetryUntil(() =>
+        {
+            if (Locks.TryLock([Locks.Reserved, Locks.Shared, Locks.Write, Locks.Ckpt, Locks.Recover, .. Locks.Read], owner, LockRequest.Write) == LockResult.Ok
+                && Locks.TryLock([Locks.Dms], owner, LockRequest.Read) == LockResult.Ok)
+            {
+                return true;
+            }
+            Locks.ReleaseAll([Locks.Reserved, Locks.Shared, Locks.Write, Locks.Ckpt, Locks.Recover, .. Locks.Read, Locks.Dms], owner);
+            return false;
+        }, deadline, cancellationToken, set);
+        return set;
+    }
+
+    /// <summary>
+    /// Takes the locks a consistent read of the database needs while SQLite keeps writing: SHARED
+    /// (no rollback-journal commit can happen), and shared CKPT and READ0..4 (no checkpoint copies
+    /// WAL frames into the database file, and the WAL is not restarted).
+    /// </summary>
+    internal LockSet AcquireReadLock(CancellationToken cancellationToken)
+    {
+        var owner = NewInternalOwner();
+        var set = new LockSet(this, owner);
+        RetryUntil(() =>
+        {
+            if (Locks.TryLock([Locks.Pending], owner, LockRequest.Read) != LockResult.Ok)
+            {
+                return false;
+            }
+            var ok = Locks.TryLock([Locks.Shared, Locks.Ckpt, .. Locks.Read], owner, LockRequest.Read) == LockResult.Ok;
+            Locks.ReleaseAll(ok ? [Locks.Pending] : [Locks.Pending, Locks.Shared, Locks.Ckpt, .. Locks.Read], owner);
+            return ok;
+        }, long.MaxValue, cancellationToken, set);
+        return set;
+    }
+
+    private static void RetryUntil(Func<bool> attempt, long deadline, CancellationToken cancellationToken, LockSet set)
+    {
+        var delay = 0;
+        while (!attempt())
+        {
+            if (cancellationToken.IsCancellationRequested || Environment.TickCount64 >= deadline)
+            {
+                set.Dispose();
+                cancellationToken.ThrowIfCancellationRequested();
+                throw new TimeoutException("context deadline exceeded");
+            }
+            // SQLite holds its locks for microseconds to milliseconds: poll fast, then back off.
+            if (delay == 0)
+            {
+                Thread.Yield();
+            }
+            else
+            {
+                Thread.Sleep(delay);
+            }
+            delay = delay == 0 ? 1 : Math.Min(delay * 2, 16);
+        }
+    }
+
+    /// <summary>Locks the node took on a database; disposing releases all of them.</summary>
+    internal sealed class LockSet(Db db, ulong owner) : IDisposable
+    {
+        private int _released;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _released, 1) == 0)
+            {
+                db.Locks.ReleaseAll([.. db.Locks.AllDatabaseLocks, .. db.Locks.AllShmLocks], owner);
+            }
+        }
+    }
+
+    /// <summary>The stored LTX file holding exactly transaction <paramref name="txid"/>, or null if retention removed it.</summary>
+    public string? LtxFilePath(TxId txid)
+    {
+        var path = System.IO.Path.Combine(LtxDir, LtxFileName.Format(txid, txid));
+        return File.Exists(path) ? path : null;
+    }
+
+    /// <summary>
+    /// Writes a snapshot of the database as one LTX file (MinTXID 1, MaxTXID the current TXID)
+    /// to <paramref name="output"/>, holding the read locks while pages are read. In WAL mode a
+    /// page's newest committed frame is read in place of the database file's page. The pages'
+    /// checksum must equal the current position's; otherwise nothing valid is finished.
+    /// </summary>
+    /// <returns>The position the snapshot brings a replica to.</returns>
+    public Pos WriteSnapshot(Stream output, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        // Zero means no limit (upstream fails every snapshot then, so such a replica never syncs).
+        var deadline = timeout > TimeSpan.Zero ? Environment.TickCount64 + (long)timeout.TotalMilliseconds : long.MaxValue;
+        using var locks = AcquireReadLock(cancellationToken);
+        Pos pos;
+        uint commit;
+        int pageSize;
+        Dictionary<uint, long> frames;
+        lock (_sync)
+        {
+            pos = _pos;
+            commit = PageCount;
+            pageSize = PageSize;
+            frames = new Dictionary<uint, long>(_walFrames);
+        }
+        if (pageSize == 0)
+        {
+            throw new LiteFsException($"{Name}: cannot snapshot a database whose page size is unknown");
+        }
+        var header = new LtxHeader
+        {
+            Flags = _host.Compress ? LtxLayout.FlagCompressLz4 : 0,
+            PageSize = pageSize,
+            Commit = commit,
+            MinTxId = new TxId(1),
+            MaxTxId = pos.TxId,
+            Timestamp = _host.Time.GetUtcNow().ToUnixTimeMilliseconds(),
+            NodeId = _host.NodeId,
+        };
+        using var encoder = new LtxEncoder(output);
+        encoder.WriteHeader(header);
+        var database = Handle(DbFileKind.Database, create: false);
+        var wal = frames.Count > 0 ? Handle(DbFileKind.Wal, create: false) : null;
+        var buffer = ArrayPool<byte>.Shared.Rent(pageSize);
+        try
+        {
+            var page = buffer.AsSpan(0, pageSize);
+            var lockPgno = LtxLayout.LockPageNumber(pageSize);
+            for (uint pgno = 1; pgno <= commit; pgno++)
+            {
+                if (pgno == lockPgno)
+                {
+                    continue;
+                }
+                if ((pgno & 255) == 0 && Environment.TickCount64 > deadline)
+                {
+                    throw new LiteFsException($"snapshot timeout exceeded ({timeout.TotalSeconds:0.###}s)");
+                }
+                cancellationToken.ThrowIfCancellationRequested();
+                int n;
+                if (wal is not null && frames.TryGetValue(pgno, out var frameOffset))
+                {
+                    n = RandomAccess.Read(wal, page, frameOffset + Sqlite.WalHeader.FrameHeaderSize);
+                }
+                else
+                {
+                    n = database is null ? 0 : RandomAccess.Read(database, page, (long)(pgno - 1) * pageSize);
+                }
+                // A page past the end of the file was never written: SQLite reads it as zeros.
+                page[n..].Clear();
+                encoder.WritePage(pgno, page);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+        var expected = commit == 0 ? Checksum.Flag : pos.PostApplyChecksum;
+        if (encoder.SnapshotChecksum != expected)
+        {
+            throw new LiteFsException($"{Name}: snapshot checksum {encoder.SnapshotChecksum} does not match the position {pos}; the database file changed outside LiteFS");
+        }
+        encoder.Finish(expected);
+        return pos;
+    }
+
+    /// <summary>
+    /// Receives one streamed LTX file on a replica: takes the write lock, checks the position
+    /// (unless it is a snapshot), stores the file while verifying it completely, renames it into
+    /// place and applies it. Nothing touches the database before the whole file verified; a cut
+    /// or corrupt payload leaves no trace. A failure while applying a verified file is fatal.
+    /// </summary>
+    /// <returns>The applied file's header; or null when the file came from this node and was skipped.</returns>
+    public LtxHeader? ReceiveLtx(ChunkedReadStream payload, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(payload);
+        var headerBytes = new byte[LtxLayout.HeaderSize];
+        var read = 0;
+        while (read < headerBytes.Length && payload.Read(headerBytes.AsSpan(read)) is var n and > 0)
+        {
+            read += n;
+        }
+        if (read < headerBytes.Length)
+        {
+            throw new StreamProtocolException($"write ltx file: unexpected EOF in the header of an LTX file for {Name}");
+        }
+        var header = LtxHeader.Read(headerBytes);
+
+        using var locks = AcquireWriteLock(cancellationToken);
+        if (header.NodeId == _host.NodeId)
+        {
+            // Written here and forwarded to the primary: already applied.
+            using var skip = new PrefixedStream(headerBytes, payload, null);
+            LtxDecoder.Verify(skip);
+            return null;
+        }
+        if (!header.IsSnapshot && Pos != header.PreApplyPos)
+        {
+            throw new PositionMismatchException(Name, Pos, header.PreApplyPos);
+        }
+        Directory.CreateDirectory(LtxDir);
+        var final = System.IO.Path.Combine(LtxDir, LtxFileName.Format(header.MinTxId, header.MaxTxId));
+        var temp = $"{final}.{RandomNumberGenerator.GetInt32(int.MaxValue)}.tmp";
+        try
+        {
+            using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
+            {
+                using var tee = new PrefixedStream(headerBytes, payload, file);
+                LtxDecoder.Verify(tee);
+            }
+            File.Move(temp, final, overwrite: true);
+        }
+        catch
+        {
+            DeleteFile(temp);
+            throw;
+        }
+
+        try
+        {
+            if (header.IsSnapshot)
+            {
+                foreach (var (_, _, path) in LtxFiles())
+                {
+                    if (path != final)
+                    {
+                        DeleteFile(path);
+                    }
+                }
+            }
+            // Pages SQLite dirtied through its SHM mapping are written back before the header is
+            // rewritten, or the write-back would restore the old header afterwards.
+            _host.Invalidator.InvalidateData(Name, DbFileKind.Shm, 0, -1);
+            _host.Invalidator.Flush();
+            ApplyLtxFile(final, verified: true, durable: false);
+            // The kernel drops stale pages before any SQLite reader can take a lock again.
+            _host.Invalidator.Flush();
+        }
+        catch (Exception ex) when (ex is not FatalDatabaseException)
+        {
+            var fatal = new FatalDatabaseException($"{Name}: cannot apply {System.IO.Path.GetFileName(final)}: {ex.Message}", ex);
+            _host.Fatal(fatal);
+            throw fatal;
+        }
+        return header;
+    }
+
+    /// <summary>
+    /// Reads a prefix already taken from a stream, then the stream itself, copying everything
+    /// read into <c>copy</c> (if given): stores a file while the decoder verifies it.
+    /// </summary>
+    private sealed class PrefixedStream(byte[] prefix, Stream source, Stream? copy) : Stream
+    {
+        private int _prefixOffset;
+
+        public override int Read(Span<byte> buffer)
+        {
+            int n;
+            if (_prefixOffset < prefix.Length)
+            {
+                n = Math.Min(buffer.Length, prefix.Length - _prefixOffset);
+                prefix.AsSpan(_prefixOffset, n).CopyTo(buffer);
+                _prefixOffset += n;
+            }
+            else
+            {
+                n = source.Read(buffer);
+            }
+            copy?.Write(buffer[..n]);
+            return n;
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+}

@@ -1,0 +1,86 @@
+using LiteFs.Ltx;
+
+namespace LiteFs.Core;
+
+public sealed partial class Store
+{
+    private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private long _primaryTimestamp = -1;
+    private int _subscribers;
+
+    /// <summary>
+    /// Completes once the node may serve: at once on the primary, when the first READY frame
+    /// arrives on a replica.
+    /// </summary>
+    public Task Ready => _ready.Task;
+
+    /// <summary>Whether <see cref="Ready"/> has completed.</summary>
+    public bool IsReady => _ready.Task.IsCompleted;
+
+    /// <summary>Marks the node ready (idempotent).</summary>
+    public void MarkReady() => _ready.TrySetResult();
+
+    /// <summary>
+    /// The primary's clock as last heard: −1 when unknown, 0 on the primary itself, else the
+    /// last heartbeat or applied LTX timestamp (milliseconds since the epoch).
+    /// </summary>
+    public long PrimaryTimestamp
+    {
+        get => Interlocked.Read(ref _primaryTimestamp);
+        set => Interlocked.Exchange(ref _primaryTimestamp, value);
+    }
+
+    /// <summary>Replication lag: now minus the primary's last timestamp; zero on the primary or before anything was heard.</summary>
+    public TimeSpan Lag
+    {
+        get
+        {
+            var ts = PrimaryTimestamp;
+            return ts <= 0 ? TimeSpan.Zero : TimeSpan.FromMilliseconds(Math.Max(0, Time.GetUtcNow().ToUnixTimeMilliseconds() - ts));
+        }
+    }
+
+    /// <summary>Replication streams currently served.</summary>
+    public int SubscriberCount => Volatile.Read(ref _subscribers);
+
+    /// <summary>Counts a replication stream for as long as the returned value is not disposed.</summary>
+    public IDisposable TrackSubscriber()
+    {
+        Interlocked.Increment(ref _subscribers);
+        return new Releaser(() => Interlocked.Decrement(ref _subscribers));
+    }
+
+    /// <summary>The positions of every database, as a replica reports them to its primary.</summary>
+    public Dictionary<string, Pos> Positions() =>
+        _dbs.Values.ToDictionary(d => d.Name, d => d.Pos, StringComparer.Ordinal);
+
+    /// <summary>
+    /// Adopts the primary's cluster ID on a replica that has none (persisted in
+    /// <c>clusterid</c>), then checks it: a different ID means another cluster's primary.
+    /// </summary>
+    public void CheckClusterId(string? remote)
+    {
+        remote ??= "";
+        if (ClusterId is null or "" && remote.Length > 0)
+        {
+            if (!IsValidClusterId(remote))
+            {
+                throw new LiteFsException($"invalid cluster id from primary: \"{remote}\"");
+            }
+            WriteClusterId(remote);
+            ClusterId = remote;
+            LogClusterIdAdopted(remote);
+        }
+        if (!string.Equals(ClusterId ?? "", remote, StringComparison.Ordinal))
+        {
+            throw new LiteFsException($"cannot stream from primary with a different cluster id: {ClusterId} <> {remote}");
+        }
+    }
+
+    private sealed class Releaser(Action release) : IDisposable
+    {
+        private Action? _release = release;
+
+        public void Dispose() => Interlocked.Exchange(ref _release, null)?.Invoke();
+    }
+}
