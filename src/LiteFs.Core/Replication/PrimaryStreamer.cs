@@ -1,0 +1,258 @@
+using System.Buffers;
+using System.Text;
+using LiteFs.Ltx;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace LiteFs.Core.Replication;
+
+/// <summary>
+/// The primary's side of one replica's <c>/stream</c>: catches the replica up from the positions
+/// it reported (stored LTX files in order, or a snapshot when its next file is gone or its
+/// checksum differs), sends READY, then each new transaction as it commits, with heartbeats
+/// after every second of quiet. Writes block on the output, so a slow replica slows only its
+/// own stream and nothing is queued in memory but a set of changed database names.
+/// </summary>
+public sealed partial class PrimaryStreamer
+{
+    /// <summary>Stored files up to this size are read and verified in memory, then sent from there.</summary>
+    private const int InMemoryFileLimit = 1 << 20;
+
+    private readonly Store _store;
+    private readonly TimeSpan _snapshotTimeout;
+    private readonly ILogger _logger;
+
+    /// <summary>Creates a streamer over <paramref name="store"/>; zero <paramref name="snapshotTimeout"/> means no limit.</summary>
+    public PrimaryStreamer(Store store, TimeSpan snapshotTimeout, ILogger? logger = null)
+    {
+        _store = store;
+        _snapshotTimeout = snapshotTimeout;
+        _logger = logger ?? NullLogger.Instance;
+    }
+
+    /// <summary>
+    /// Streams to one replica until <paramref name="cancellationToken"/> is cancelled (client gone
+    /// or shutdown), the node stops being primary, or writing fails. Blocking. An error after the
+    /// stream started is written into the body as text, as upstream does; an END frame is always
+    /// attempted last.
+    /// </summary>
+    public void Run(ulong replicaId, IReadOnlyDictionary<string, Pos> positions, IReadOnlySet<string>? filter, Stream output, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(positions);
+        ArgumentNullException.ThrowIfNull(output);
+        var writer = new StreamFrameWriter(output);
+        var posMap = new Dictionary<string, Pos>(positions, StringComparer.Ordinal);
+        using var subscription = new Subscription(_store);
+        using var tracked = _store.TrackSubscriber();
+        LogStreamStarted(replicaId.ToString("X16", System.Globalization.CultureInfo.InvariantCulture), posMap.Count);
+        try
+        {
+            var dirty = new HashSet<string>(posMap.Keys, StringComparer.Ordinal);
+            dirty.UnionWith(_store.Databases.Select(d => d.Name));
+            var readySent = false;
+            while (!cancellationToken.IsCancellationRequested && _store.IsPrimary)
+            {
+                if (filter is { Count: > 0 })
+                {
+                    dirty.IntersectWith(filter);
+                }
+                foreach (var name in dirty.Order(StringComparer.Ordinal))
+                {
+                    StreamDatabase(writer, name, posMap, cancellationToken);
+                }
+                var heartbeat = !readySent || dirty.Count == 0;
+                if (!readySent)
+                {
+                    writer.WriteEmpty(StreamFrameType.Ready);
+                    readySent = true;
+                }
+                if (heartbeat)
+                {
+                    writer.WriteHeartbeat(_store.Time.GetUtcNow().ToUnixTimeMilliseconds());
+                }
+                writer.Flush();
+                dirty = subscription.Wait(TimeSpan.FromSeconds(1), cancellationToken);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        catch (IOException ex) when (cancellationToken.IsCancellationRequested || ex.InnerException is not null)
+        {
+            // The replica went away.
+            return;
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            LogStreamFailed(replicaId.ToString("X16", System.Globalization.CultureInfo.InvariantCulture), ex.Message);
+            TryWrite(() => output.Write(Encoding.UTF8.GetBytes(ex.Message + "\n")));
+        }
+        TryWrite(() =>
+        {
+            writer.WriteEmpty(StreamFrameType.End);
+            writer.Flush();
+        });
+    }
+
+    private void StreamDatabase(StreamFrameWriter writer, string name, Dictionary<string, Pos> posMap, CancellationToken cancellationToken)
+    {
+        var db = _store.Find(name);
+        if (db is null)
+        {
+            writer.WriteNamed(StreamFrameType.DropDb, name);
+            posMap.Remove(name);
+            return;
+        }
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var client = posMap.GetValueOrDefault(name);
+            var current = db.Pos;
+            if (client.TxId > current.TxId || (client.TxId == current.TxId && client.PostApplyChecksum != current.PostApplyChecksum))
+            {
+                client = Pos.Zero; // the replica is ahead or diverged: it gets a snapshot
+            }
+            if (client.TxId >= current.TxId)
+            {
+                return;
+            }
+            posMap[name] = SendNext(writer, db, client, cancellationToken);
+        }
+    }
+
+    private Pos SendNext(StreamFrameWriter writer, Db db, Pos client, CancellationToken cancellationToken)
+    {
+        var txid = client.TxId.Next;
+        if (txid.Value == 1 || db.LtxFilePath(txid) is not { } path)
+        {
+            return SendSnapshot(writer, db, cancellationToken);
+        }
+        FileStream file;
+        try
+        {
+            file = File.OpenRead(path);
+        }
+        catch (FileNotFoundException)
+        {
+            return SendSnapshot(writer, db, cancellationToken); // removed by retention meanwhile
+        }
+        using (file)
+        {
+            if (file.Length <= InMemoryFileLimit)
+            {
+                var bytes = ArrayPool<byte>.Shared.Rent((int)file.Length);
+                try
+                {
+                    var length = (int)file.Length;
+                    file.ReadExactly(bytes, 0, length);
+                    var (header, trailer, _) = LtxDecoder.Verify(new MemoryStream(bytes, 0, length, writable: false));
+                    if (header.PreApplyChecksum != client.PostApplyChecksum)
+                    {
+                        return SendSnapshot(writer, db, cancellationToken);
+                    }
+                    writer.WriteLtx(db.Name, bytes.AsSpan(0, length));
+                    writer.WriteHwm(db.Name, TxId.Zero);
+                    writer.Flush();
+                    return new Pos(header.MaxTxId, trailer.PostApplyChecksum);
+                }
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(bytes);
+                }
+            }
+            var (bigHeader, bigTrailer, _) = LtxDecoder.Verify(file);
+            if (bigHeader.PreApplyChecksum != client.PostApplyChecksum)
+            {
+                return SendSnapshot(writer, db, cancellationToken);
+            }
+            file.Position = 0;
+            writer.WriteLtxHeader(db.Name);
+            using (var chunked = new ChunkedWriteStream(writer.Output))
+            {
+                file.CopyTo(chunked, ChunkedWriteStream.ChunkSize);
+                chunked.Complete();
+            }
+            writer.WriteHwm(db.Name, TxId.Zero);
+            writer.Flush();
+            return new Pos(bigHeader.MaxTxId, bigTrailer.PostApplyChecksum);
+        }
+    }
+
+    private Pos SendSnapshot(StreamFrameWriter writer, Db db, CancellationToken cancellationToken)
+    {
+        LogSnapshot(db.Name);
+        writer.WriteLtxHeader(db.Name);
+        using var chunked = new ChunkedWriteStream(writer.Output);
+        var pos = db.WriteSnapshot(chunked, _snapshotTimeout, cancellationToken);
+        chunked.Complete();
+        writer.Flush();
+        return pos;
+    }
+
+    private static void TryWrite(Action write)
+    {
+        try
+        {
+            write();
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or InvalidOperationException or OperationCanceledException)
+        {
+        }
+    }
+
+    /// <summary>The names of databases changed since the last wait, fed by the store's transaction event.</summary>
+    private sealed class Subscription : IDisposable
+    {
+        private readonly Store _store;
+        private readonly SemaphoreSlim _signal = new(0, 1);
+        private HashSet<string> _changed = new(StringComparer.Ordinal);
+
+        public Subscription(Store store)
+        {
+            _store = store;
+            store.Transaction += OnTransaction;
+        }
+
+        private void OnTransaction(Db db, Pos pos)
+        {
+            lock (_signal)
+            {
+                _changed.Add(db.Name);
+            }
+            try
+            {
+                _signal.Release();
+            }
+            catch (SemaphoreFullException)
+            {
+            }
+        }
+
+        /// <summary>Waits up to <paramref name="timeout"/> for a change; returns what changed (possibly nothing).</summary>
+        public HashSet<string> Wait(TimeSpan timeout, CancellationToken cancellationToken)
+        {
+            _signal.Wait(timeout, cancellationToken);
+            lock (_signal)
+            {
+                var changed = _changed;
+                _changed = new HashSet<string>(StringComparer.Ordinal);
+                return changed;
+            }
+        }
+
+        public void Dispose()
+        {
+            _store.Transaction -= OnTransaction;
+            _signal.Dispose();
+        }
+    }
+
+    [LoggerMessage(100, LogLevel.Information, "stream started for replica {ReplicaId} with {Count} database position(s)")]
+    private partial void LogStreamStarted(string replicaId, int count);
+
+    [LoggerMessage(101, LogLevel.Warning, "stream to replica {ReplicaId} failed: {Reason}")]
+    private partial void LogStreamFailed(string replicaId, string reason);
+
+    [LoggerMessage(102, LogLevel.Information, "sending snapshot of {Name}")]
+    private partial void LogSnapshot(string name);
+}

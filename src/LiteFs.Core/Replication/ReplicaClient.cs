@@ -1,0 +1,243 @@
+using LiteFs.Ltx;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace LiteFs.Core.Replication;
+
+/// <summary>How a replica follows its primary.</summary>
+public sealed record ReplicaOptions
+{
+    /// <summary>Pause before connecting again after a stream ended or failed (<c>lease.reconnect-delay</c>).</summary>
+    public TimeSpan ReconnectDelay { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>A stream silent for this long is dead (the primary sends a heartbeat every second).</summary>
+    public TimeSpan StallTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Only these databases are replicated (<c>lease.databases</c>); empty means all.</summary>
+    public IReadOnlyList<string> Databases { get; init; } = [];
+
+    /// <summary>How often applied files are made durable with one syncfs (instead of an fsync per file).</summary>
+    public TimeSpan SyncInterval { get; init; } = TimeSpan.FromSeconds(1);
+}
+
+/// <summary>
+/// A replica's replication loop: connects to the primary's <c>/stream</c> with its positions,
+/// adopts or checks the cluster ID, applies each frame, and reconnects after the reconnect delay
+/// whenever the stream ends, fails or stalls. Runs on its own thread from <see cref="Start"/>
+/// until <see cref="Dispose"/>.
+/// </summary>
+public sealed partial class ReplicaClient : IDisposable
+{
+    private readonly Store _store;
+    private readonly IPrimaryClient _client;
+    private readonly ReplicaOptions _options;
+    private readonly ILogger _logger;
+    private readonly CancellationTokenSource _stop = new();
+    private Thread? _thread;
+    private Timer? _syncTimer;
+    private int _unsynced;
+    private long _lastActivity;
+    private volatile PrimaryStream? _current;
+
+    /// <summary>Creates the loop; nothing happens until <see cref="Start"/>.</summary>
+    public ReplicaClient(Store store, IPrimaryClient client, ReplicaOptions? options = null, ILogger? logger = null)
+    {
+        _store = store;
+        _client = client;
+        _options = options ?? new ReplicaOptions();
+        _logger = logger ?? NullLogger.Instance;
+    }
+
+    /// <summary>Whether a stream is open now.</summary>
+    public bool IsConnected => _current is not null;
+
+    /// <summary>Starts following the primary.</summary>
+    public void Start()
+    {
+        _syncTimer = new Timer(_ => SyncApplied(), null, _options.SyncInterval, _options.SyncInterval);
+        _thread = new Thread(Loop) { IsBackground = true, Name = "litefs replica" };
+        _thread.Start();
+    }
+
+    private void Loop()
+    {
+        var token = _stop.Token;
+        while (!token.IsCancellationRequested)
+        {
+            var url = _store.Lease.PrimaryAdvertiseUrl;
+            var handoff = false;
+            if (string.IsNullOrEmpty(url))
+            {
+                LogNoPrimary();
+            }
+            else
+            {
+                try
+                {
+                    handoff = FollowOnce(url, token);
+                }
+                catch (OperationCanceledException) when (token.IsCancellationRequested)
+                {
+                    break;
+                }
+                catch (FatalDatabaseException)
+                {
+                    // The store has already decided the process's fate.
+                    break;
+                }
+                catch (Exception ex) when (ex is not OutOfMemoryException)
+                {
+                    LogStreamError(url, Describe(ex));
+                }
+            }
+            if (!handoff && token.WaitHandle.WaitOne(_options.ReconnectDelay))
+            {
+                break;
+            }
+        }
+    }
+
+    /// <summary>One connection: returns true when it ended with a handoff.</summary>
+    private bool FollowOnce(string url, CancellationToken token)
+    {
+        var positions = _store.Positions();
+        if (_options.Databases.Count > 0)
+        {
+            foreach (var name in positions.Keys.Where(n => !_options.Databases.Contains(n)).ToList())
+            {
+                positions.Remove(name);
+            }
+        }
+        using var stream = _client.OpenStreamAsync(url, _store.NodeId, positions, _options.Databases, token).GetAwaiter().GetResult();
+        _store.CheckClusterId(stream.ClusterId);
+        LogConnected(url, positions.Count);
+        Touch();
+        _current = stream;
+        using var watchdog = new Timer(_ => CheckStall(stream), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+        using var abort = token.Register(stream.Dispose);
+        try
+        {
+            var reader = new StreamFrameReader(stream.Body);
+            while (reader.Read() is { } frame)
+            {
+                Touch();
+                switch (frame.Type)
+                {
+                    case StreamFrameType.Ltx:
+                        var db = _store.GetOrCreate(frame.Name);
+                        var header = db.ReceiveLtx(reader.Payload!, token);
+                        Interlocked.Exchange(ref _unsynced, 1);
+                        if (header is { } h && _store.IsReady)
+                        {
+                            _store.PrimaryTimestamp = h.Timestamp;
+                        }
+                        break;
+                    case StreamFrameType.Ready:
+                        if (!_store.IsReady)
+                        {
+                            LogReady();
+                        }
+                        _store.MarkReady();
+                        break;
+                    case StreamFrameType.Heartbeat:
+                        _store.PrimaryTimestamp = frame.Timestamp;
+                        break;
+                    case StreamFrameType.End:
+                        LogEnd(url);
+                        return false;
+                    case StreamFrameType.Handoff:
+                        LogHandoff(url);
+                        return true;
+                    case StreamFrameType.DropDb:
+                        LogDropDb(frame.Name);
+                        break;
+                    case StreamFrameType.Hwm:
+                        break;
+                }
+            }
+            LogEnd(url);
+            return false;
+        }
+        catch (Exception) when (token.IsCancellationRequested)
+        {
+            throw new OperationCanceledException(token);
+        }
+        finally
+        {
+            _current = null;
+        }
+    }
+
+    private void Touch() => Interlocked.Exchange(ref _lastActivity, Environment.TickCount64);
+
+    private void CheckStall(PrimaryStream stream)
+    {
+        if (Environment.TickCount64 - Interlocked.Read(ref _lastActivity) > _options.StallTimeout.TotalMilliseconds)
+        {
+            LogStalled(_options.StallTimeout.TotalSeconds);
+            stream.Dispose();
+        }
+    }
+
+    private void SyncApplied()
+    {
+        if (Interlocked.Exchange(ref _unsynced, 0) == 0)
+        {
+            return;
+        }
+        try
+        {
+            Posix.SyncFileSystem(_store.DataDir);
+        }
+        catch (IOException ex)
+        {
+            LogSyncFailed(ex.Message);
+        }
+    }
+
+    private static string Describe(Exception ex) => ex switch
+    {
+        ObjectDisposedException => "stream aborted",
+        AggregateException { InnerException: { } inner } => Describe(inner),
+        _ when ex.InnerException is { } inner && !ex.Message.Contains(inner.Message, StringComparison.Ordinal) => $"{ex.Message} ({inner.Message})",
+        _ => ex.Message,
+    };
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _stop.Cancel();
+        _current?.Dispose();
+        _thread?.Join(TimeSpan.FromSeconds(10));
+        _syncTimer?.Dispose();
+        SyncApplied();
+        _stop.Dispose();
+    }
+
+    [LoggerMessage(200, LogLevel.Information, "connected to primary {Url}, {Count} database position(s) sent")]
+    private partial void LogConnected(string url, int count);
+
+    [LoggerMessage(201, LogLevel.Warning, "replication stream from {Url} failed: {Reason}; reconnecting")]
+    private partial void LogStreamError(string url, string reason);
+
+    [LoggerMessage(202, LogLevel.Information, "caught up with the primary: replica ready")]
+    private partial void LogReady();
+
+    [LoggerMessage(203, LogLevel.Information, "replication stream from {Url} ended")]
+    private partial void LogEnd(string url);
+
+    [LoggerMessage(204, LogLevel.Information, "primary {Url} is handing its lease to this node")]
+    private partial void LogHandoff(string url);
+
+    [LoggerMessage(205, LogLevel.Debug, "DROPDB frame for {Name} ignored (deprecated)")]
+    private partial void LogDropDb(string name);
+
+    [LoggerMessage(206, LogLevel.Warning, "no data from the primary for {Seconds} s: dropping the stream")]
+    private partial void LogStalled(double seconds);
+
+    [LoggerMessage(207, LogLevel.Warning, "cannot sync replicated files: {Reason}")]
+    private partial void LogSyncFailed(string reason);
+
+    [LoggerMessage(208, LogLevel.Warning, "no primary known; waiting")]
+    private partial void LogNoPrimary();
+}
