@@ -21,10 +21,15 @@ public sealed class PrimaryStream(string? clusterId, Stream body, IDisposable? o
     /// <summary>The response body: replication frames.</summary>
     public Stream Body { get; } = body;
 
+    private int _disposed;
+
     /// <inheritdoc />
     public void Dispose()
     {
-        Body.Dispose();
-        owner?.Dispose();
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            Body.Dispose();
+            owner?.Dispose();
+        }
     }
 }

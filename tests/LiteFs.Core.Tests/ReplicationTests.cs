@@ -1,0 +1,311 @@
+using System.IO.Pipelines;
+using LiteFs.Core.Replication;
+using LiteFs.Ltx;
+using LiteFs.TestKit;
+
+namespace LiteFs.Core.Tests;
+
+/// <summary>
+/// A primary store streaming to a replica store in one process (no FUSE, no HTTP: the stream
+/// runs over an in-memory pipe), and a replica fed upstream's captured streams.
+/// </summary>
+public sealed class ReplicationTests : IDisposable
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
+    private readonly TempDir _temp = new("litefs-repl");
+    private readonly List<IDisposable> _owned = [];
+
+    private static string Golden(params string[] parts) => Path.Combine([RepoPaths.Golden, .. parts]);
+
+    private Store NewStore(string name, bool primary, Action<string>? seed = null)
+    {
+        var dir = _temp.Combine(name);
+        Directory.CreateDirectory(dir);
+        seed?.Invoke(dir);
+        var store = new Store(new StoreOptions
+        {
+            DataDir = dir,
+            Lease = new StaticLease(primary, "primary", "http://127.0.0.1:1"),
+            RetentionMonitorInterval = TimeSpan.Zero,
+            OnFatal = ex => throw ex,
+        });
+        store.Open();
+        _owned.Add(store);
+        return store;
+    }
+
+    /// <summary>A data directory holding one database: some of a scenario's LTX files and the database as of the last one.</summary>
+    private static Action<string> Seed(string scenario, string dbName, int lastTxId, string databaseFile, string? clusterId = null) => dir =>
+    {
+        var ltx = Path.Combine(dir, "dbs", dbName, "ltx");
+        Directory.CreateDirectory(ltx);
+        for (var i = 1; i <= lastTxId; i++)
+        {
+            var name = LtxFileName.Format(new TxId((ulong)i), new TxId((ulong)i));
+            File.Copy(Golden(scenario, "ltx", name), Path.Combine(ltx, name));
+        }
+        File.Copy(databaseFile, Path.Combine(dir, "dbs", dbName, "database"));
+        foreach (var file in Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories))
+        {
+            File.SetAttributes(file, FileAttributes.Normal);
+        }
+        if (clusterId is not null)
+        {
+            File.WriteAllText(Path.Combine(dir, "clusterid"), clusterId + "\n");
+        }
+    };
+
+    private ReplicaClient Follow(Store replica, IPrimaryClient primary)
+    {
+        var client = new ReplicaClient(replica, primary, new ReplicaOptions { ReconnectDelay = TimeSpan.FromMilliseconds(50) });
+        _owned.Add(client);
+        client.Start();
+        return client;
+    }
+
+    private static void WaitFor(Func<bool> condition, string what)
+    {
+        var deadline = DateTime.UtcNow + Patience;
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "timed out waiting for " + what);
+            Thread.Sleep(10);
+        }
+    }
+
+    [Fact]
+    public void Replica_FedUpstreamSnapshotCapture_EndsByteIdenticalAtRecordedPosition()
+    {
+        var replica = NewStore("replica", primary: false);
+        var primary = new CapturedPrimary(Golden("stream", "a-empty-posmap-snapshot", "response-body.bin"), "LFSCC4107E101BBC6363");
+        Follow(replica, primary);
+        WaitFor(() => replica.Find("wal4096.db")?.Pos.TxId.Value == 6 && replica.IsReady, "the snapshot");
+        var db = replica.Find("wal4096.db")!;
+        Assert.Equal("0000000000000006/ff47ac2266e33f3f", db.Pos.ToString());
+        Assert.Equal(File.ReadAllBytes(Golden("wal-4096", "database")), File.ReadAllBytes(db.FilePath(DbFileKind.Database)));
+        Assert.Equal("LFSCC4107E101BBC6363", replica.ClusterId);
+        Assert.Equal("LFSCC4107E101BBC6363\n", File.ReadAllText(Path.Combine(replica.DataDir, "clusterid")));
+        Assert.Equal(Pos.Zero, primary.Requests[0].GetValueOrDefault("wal4096.db"));
+        Assert.Single(Directory.GetFiles(db.LtxDir, "*.ltx"));
+    }
+
+    [Fact]
+    public void Replica_FedUpstreamIncrementalCapture_AppliesFilesInOrder()
+    {
+        var replica = NewStore("replica", primary: false, Seed("wal-4096", "wal4096.db", 2, Golden("wal-4096", "pre-close", "database"), "LFSCC4107E101BBC6363"));
+        var db = replica.Find("wal4096.db")!;
+        Assert.Equal("0000000000000002/8db8bfd1c7afbe1f", db.Pos.ToString());
+        Follow(replica, new CapturedPrimary(Golden("stream", "b-from-txid2-incremental", "response-body.bin"), "LFSCC4107E101BBC6363"));
+        WaitFor(() => db.Pos.TxId.Value == 6, "TXID 6");
+        Assert.Equal("0000000000000006/ff47ac2266e33f3f", db.Pos.ToString());
+        Assert.Equal(File.ReadAllBytes(Golden("wal-4096", "database")), File.ReadAllBytes(db.FilePath(DbFileKind.Database)));
+        for (var i = 3; i <= 6; i++)
+        {
+            var name = LtxFileName.Format(new TxId((ulong)i), new TxId((ulong)i));
+            Assert.Equal(File.ReadAllBytes(Golden("wal-4096", "ltx", name)), File.ReadAllBytes(Path.Combine(db.LtxDir, name)));
+        }
+    }
+
+    [Fact]
+    public void Replica_OtherClusterId_RefusesToReplicate()
+    {
+        var replica = NewStore("replica", primary: false, dir => File.WriteAllText(Path.Combine(dir, "clusterid"), "LFSC0000000000000001\n"));
+        var primary = new CapturedPrimary(Golden("stream", "a-empty-posmap-snapshot", "response-body.bin"), "LFSCC4107E101BBC6363");
+        Follow(replica, primary);
+        WaitFor(() => primary.Requests.Count >= 2, "a reconnect");
+        Assert.Null(replica.Find("wal4096.db"));
+        Assert.False(replica.IsReady);
+    }
+
+    [Fact]
+    public void Replica_IncrementalFileNotFollowingItsPosition_IsRefusedAndNothingChanges()
+    {
+        // Capture (c) carries TXID 7, which follows TXID 6; this replica is at TXID 2.
+        var replica = NewStore("replica", primary: false, Seed("wal-4096", "wal4096.db", 2, Golden("wal-4096", "pre-close", "database"), "LFSCC4107E101BBC6363"));
+        var db = replica.Find("wal4096.db")!;
+        var before = File.ReadAllBytes(db.FilePath(DbFileKind.Database));
+        var primary = new CapturedPrimary(Golden("stream", "c-caught-up-live-write", "response-body.bin"), "LFSCC4107E101BBC6363");
+        Follow(replica, primary);
+        WaitFor(() => primary.Requests.Count >= 2, "a reconnect after the mismatch");
+        Assert.Equal("0000000000000002/8db8bfd1c7afbe1f", db.Pos.ToString());
+        Assert.Equal(before, File.ReadAllBytes(db.FilePath(DbFileKind.Database)));
+        Assert.Equal(2, Directory.GetFiles(db.LtxDir).Length);
+    }
+
+    [Fact]
+    public void PrimaryToReplica_CatchUpThenLiveTransactions_Converge()
+    {
+        var scenario = "delete-1024";
+        var primary = NewStore("primary", primary: true, Seed(scenario, "db", 3, Golden(scenario, "states", "txid-3.database")));
+        var replica = NewStore("replica", primary: false);
+        var link = new PipePrimary(primary);
+        Follow(replica, link);
+        WaitFor(() => replica.Find("db")?.Pos == primary.Find("db")!.Pos && replica.IsReady, "catch-up");
+        Assert.Equal(primary.ClusterId, replica.ClusterId);
+
+        // New transactions on the primary reach the open stream.
+        var pdb = primary.Find("db")!;
+        foreach (var txid in new[] { 4, 5 })
+        {
+            var name = LtxFileName.Format(new TxId((ulong)txid), new TxId((ulong)txid));
+            File.Copy(Golden(scenario, "ltx", name), Path.Combine(pdb.LtxDir, name));
+            using (pdb.AcquireWriteLock(CancellationToken.None))
+            {
+                pdb.ApplyLtxFile(Path.Combine(pdb.LtxDir, name));
+            }
+        }
+        WaitFor(() => replica.Find("db")!.Pos.TxId.Value == 5, "TXID 5 on the replica");
+        var rdb = replica.Find("db")!;
+        Assert.Equal(File.ReadAllText(Golden(scenario, "pos.txt")).Trim(), rdb.Pos.ToString());
+        Assert.Equal(File.ReadAllBytes(Golden(scenario, "states", "txid-5.database")), File.ReadAllBytes(rdb.FilePath(DbFileKind.Database)));
+        Assert.Equal(1, link.Connections);
+        // The catch-up was a snapshot (the replica had nothing); then two incremental files.
+        Assert.Equal(
+            ["0000000000000001-0000000000000003.ltx", "0000000000000004-0000000000000004.ltx", "0000000000000005-0000000000000005.ltx"],
+            Directory.GetFiles(rdb.LtxDir, "*.ltx").Select(Path.GetFileName).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void PrimaryStream_FromTxId2_MatchesUpstreamCaptureUpToReady()
+    {
+        var primary = NewStore("primary", primary: true, Seed("wal-4096", "wal4096.db", 6, Golden("wal-4096", "database"), "LFSCC4107E101BBC6363"));
+        var capture = File.ReadAllBytes(Golden("stream", "b-from-txid2-incremental", "response-body.bin"));
+        var ready = 0x41a;
+        using var output = new MemoryStream();
+        using var cts = new CancellationTokenSource();
+        var streamer = new PrimaryStreamer(primary, TimeSpan.Zero);
+        var positions = PosMapCodec.Decode(File.ReadAllBytes(Golden("stream", "b-from-txid2-incremental", "request-body.bin")));
+        cts.CancelAfter(TimeSpan.FromMilliseconds(300));
+        streamer.Run(0x1234567890ABCDEF, positions, null, output, cts.Token);
+        var ours = output.ToArray();
+        Assert.Equal(capture[..(ready + 4)], ours[..(ready + 4)]);
+        Assert.Equal(StreamFrameType.Heartbeat, (StreamFrameType)System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(ours.AsSpan(ready + 4)));
+        Assert.Equal([0, 0, 0, 3], ours[^4..]);
+    }
+
+    [Fact]
+    public void PrimaryStream_ReplicaAtSameTxIdWithOtherChecksum_GetsSnapshot()
+    {
+        var primary = NewStore("primary", primary: true, Seed("wal-4096", "wal4096.db", 6, Golden("wal-4096", "database"), "LFSCC4107E101BBC6363"));
+        using var output = new MemoryStream();
+        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+        new PrimaryStreamer(primary, TimeSpan.Zero).Run(1, new Dictionary<string, Pos> { ["wal4096.db"] = Pos.Parse("0000000000000006/8000000000000001") }, null, output, cts.Token);
+        output.Position = 0;
+        var reader = new StreamFrameReader(output);
+        var frame = reader.Read()!.Value;
+        Assert.Equal(StreamFrameType.Ltx, frame.Type);
+        using var file = new MemoryStream();
+        reader.Payload!.CopyTo(file);
+        file.Position = 0;
+        var (header, trailer, pages) = LtxDecoder.Verify(file);
+        Assert.True(header.IsSnapshot);
+        Assert.Equal(6ul, header.MaxTxId.Value);
+        Assert.Equal(primary.NodeId, header.NodeId);
+        Assert.Equal("ff47ac2266e33f3f", trailer.PostApplyChecksum.ToString());
+        Assert.Equal(2, pages);
+        Assert.Equal(StreamFrameType.Ready, reader.Read()!.Value.Type);
+    }
+
+    [Fact]
+    public void PrimaryStream_Filter_HidesOtherDatabases()
+    {
+        var primary = NewStore("primary", primary: true, Seed("wal-4096", "wal4096.db", 6, Golden("wal-4096", "database"), "LFSCC4107E101BBC6363"));
+        using var output = new MemoryStream();
+        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+        new PrimaryStreamer(primary, TimeSpan.Zero).Run(1, new Dictionary<string, Pos>(), new HashSet<string> { "other.db" }, output, cts.Token);
+        Assert.Equal([0, 0, 0, 2, 0, 0, 0, 7], output.ToArray()[..8]);
+    }
+
+    [Theory]
+    [InlineData("flip")]
+    [InlineData("cut")]
+    public void Replica_CorruptOrCutSnapshot_LeavesNothingBehind(string fault)
+    {
+        var body = File.ReadAllBytes(Golden("stream", "a-empty-posmap-snapshot", "response-body.bin"));
+        if (fault == "flip")
+        {
+            body[0x150] ^= 0x01; // inside the LZ4 block
+        }
+        else
+        {
+            body = body[..0x150];
+        }
+        var replica = NewStore("replica", primary: false);
+        var primary = new CapturedPrimary(body, "LFSCC4107E101BBC6363");
+        Follow(replica, primary);
+        WaitFor(() => primary.Requests.Count >= 2, "a reconnect after the bad stream");
+        var db = replica.Find("wal4096.db");
+        Assert.NotNull(db);
+        Assert.Equal(Pos.Zero, db.Pos);
+        Assert.Empty(Directory.GetFiles(db.LtxDir));
+        Assert.False(File.Exists(db.FilePath(DbFileKind.Database)));
+    }
+
+    public void Dispose()
+    {
+        for (var i = _owned.Count - 1; i >= 0; i--)
+        {
+            _owned[i].Dispose();
+        }
+        _temp.Dispose();
+    }
+
+    /// <summary>A primary that answers every stream request with the same recorded body.</summary>
+    private sealed class CapturedPrimary(byte[] body, string clusterId) : IPrimaryClient
+    {
+        private readonly byte[] _body = body;
+
+        public CapturedPrimary(string path, string clusterId)
+            : this(File.ReadAllBytes(path), clusterId)
+        {
+        }
+
+        public List<Dictionary<string, Pos>> Requests { get; } = [];
+
+        public Task<PrimaryStream> OpenStreamAsync(string primaryUrl, ulong nodeId, IReadOnlyDictionary<string, Pos> positions, IReadOnlyList<string> filter, CancellationToken cancellationToken)
+        {
+            lock (Requests)
+            {
+                Requests.Add(new Dictionary<string, Pos>(positions));
+            }
+            return Task.FromResult(new PrimaryStream(clusterId, new MemoryStream(_body, writable: false)));
+        }
+    }
+
+    /// <summary>A real primary streamer on the other end of an in-memory pipe.</summary>
+    private sealed class PipePrimary(Store primary) : IPrimaryClient
+    {
+        public int Connections;
+
+        public Task<PrimaryStream> OpenStreamAsync(string primaryUrl, ulong nodeId, IReadOnlyDictionary<string, Pos> positions, IReadOnlyList<string> filter, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref Connections);
+            var pipe = new Pipe();
+            var cts = new CancellationTokenSource();
+            var writer = pipe.Writer.AsStream();
+            var thread = new Thread(() =>
+            {
+                try
+                {
+                    new PrimaryStreamer(primary, TimeSpan.Zero).Run(nodeId, positions, filter.Count > 0 ? filter.ToHashSet() : null, writer, cts.Token);
+                }
+                finally
+                {
+                    pipe.Writer.Complete();
+                }
+            }) { IsBackground = true };
+            thread.Start();
+            return Task.FromResult(new PrimaryStream(primary.ClusterId, pipe.Reader.AsStream(), new Stop(cts, thread)));
+        }
+
+        private sealed class Stop(CancellationTokenSource cts, Thread thread) : IDisposable
+        {
+            public void Dispose()
+            {
+                cts.Cancel();
+                thread.Join(TimeSpan.FromSeconds(10));
+                cts.Dispose();
+            }
+        }
+    }
+}
