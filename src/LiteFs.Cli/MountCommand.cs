@@ -22,7 +22,7 @@ internal static partial class MountCommand
         var dashDash = args.IndexOf("--");
         var flagArgs = dashDash >= 0 ? args[..dashDash] : args;
         var execWords = dashDash >= 0 ? args[(dashDash + 1)..].ToArray() : [];
-        var parsed = ArgParser.Parse("mount", flagArgs, ["config", "dev"], ["no-expand-env", "skip-unmount", "fuse.debug", "debug", "tracing"]);
+        var parsed = ArgParser.Parse("mount", flagArgs, ["config", "dev", "dev-port", "dev-primary"], ["no-expand-env", "skip-unmount", "fuse.debug", "debug", "tracing"]);
         if (parsed.Positional.Count > 0)
         {
             throw new UsageException("too many arguments, specify a '--' to specify an exec command");
@@ -37,8 +37,20 @@ internal static partial class MountCommand
         {
             if (parsed.Value("dev") is { } devRoot)
             {
-                config = LiteFsConfig.Default(devRoot);
-                stdout.WriteLine($"using the built-in configuration: a primary with its data in {config.Data.Dir}, mounted at {config.Fuse.Dir}");
+                var port = 20202;
+                if (parsed.Value("dev-port") is { } portText && (!int.TryParse(portText, System.Globalization.CultureInfo.InvariantCulture, out port) || port is < 1 or > 65535))
+                {
+                    throw new UsageException($"invalid -dev-port \"{portText}\": want a TCP port number");
+                }
+                var primaryUrl = parsed.Value("dev-primary");
+                if (primaryUrl is not null && !Uri.TryCreate(primaryUrl, UriKind.Absolute, out _))
+                {
+                    throw new UsageException($"invalid -dev-primary \"{primaryUrl}\": want the primary's URL, e.g. http://127.0.0.1:20202");
+                }
+                config = LiteFsConfig.Default(devRoot, port, primaryUrl);
+                stdout.WriteLine(primaryUrl is null
+                    ? $"using the built-in configuration: a primary with its data in {config.Data.Dir}, mounted at {config.Fuse.Dir}, API on {config.Http.Addr}"
+                    : $"using the built-in configuration: a replica of {primaryUrl} with its data in {config.Data.Dir}, mounted at {config.Fuse.Dir}, API on {config.Http.Addr}");
             }
             else
             {

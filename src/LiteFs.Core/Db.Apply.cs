@@ -138,7 +138,7 @@ public sealed partial class Db
     {
         if (!_host.IsWritable(this))
         {
-            throw new ReadOnlyReplicaException(Name);
+            throw Refused(new ReadOnlyReplicaException(Name));
         }
         lock (_sync)
         {

@@ -32,7 +32,7 @@ public sealed partial class Db
     {
         if (!_host.IsWritable(this))
         {
-            throw new ReadOnlyReplicaException(Name);
+            throw Refused(new ReadOnlyReplicaException(Name));
         }
         if (offset == 0 && data.Length == JournalHeaderSize && !data.ContainsAnyExcept((byte)0))
         {
@@ -72,7 +72,7 @@ public sealed partial class Db
     {
         if (!_host.IsWritable(this))
         {
-            throw new LiteFsException(LiteFsError.Io, $"{Name}: cannot commit a journal on a read-only replica");
+            throw Refused(new LiteFsException(LiteFsError.Io, $"{Name}: cannot commit a journal on a read-only replica"));
         }
         lock (_sync)
         {

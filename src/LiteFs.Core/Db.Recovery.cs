@@ -29,6 +29,11 @@ public sealed partial class Db
             }
             Directory.CreateDirectory(LtxDir);
             LtxFilePool.RemoveLeftovers(LtxDir);
+            foreach (var partial in Directory.EnumerateFiles(LtxDir, ReceivingPrefix + "*"))
+            {
+                // A file being received when the process stopped: never part of the history.
+                File.Delete(partial);
+            }
             DeleteFile(FilePath(DbFileKind.Shm));
             ReadHeader();
 

@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using LiteFs.Core.Locking;
 using LiteFs.Core.Replication;
 using LiteFs.Ltx;
+using Microsoft.Extensions.Logging;
 
 namespace LiteFs.Core;
 
@@ -96,6 +97,23 @@ public sealed partial class Db
                 db.Locks.ReleaseAll([.. db.Locks.AllDatabaseLocks, .. db.Locks.AllShmLocks], owner);
             }
         }
+    }
+
+    /// <summary>Names of files being received; removed at start-up.</summary>
+    private const string ReceivingPrefix = ".recv.";
+
+    private long _lastRefusalLog = -5000;
+
+    /// <summary>Logs a write refused on a replica (at most one line every 5 s per database) and returns the exception to throw.</summary>
+    private LiteFsException Refused(LiteFsException ex)
+    {
+        var now = Environment.TickCount64;
+        var last = Interlocked.Read(ref _lastRefusalLog);
+        if (now - last >= 5000 && Interlocked.CompareExchange(ref _lastRefusalLog, now, last) == last)
+        {
+            _log.LogWarning("write to {Name} refused: this node is a replica; send writes to the primary ({Reason})", Name, ex.Message);
+        }
+        return ex;
     }
 
     /// <summary>The stored LTX file holding exactly transaction <paramref name="txid"/>, or null if retention removed it.</summary>
@@ -226,10 +244,16 @@ public sealed partial class Db
         }
         Directory.CreateDirectory(LtxDir);
         var final = System.IO.Path.Combine(LtxDir, LtxFileName.Format(header.MinTxId, header.MaxTxId));
-        var temp = $"{final}.{RandomNumberGenerator.GetInt32(int.MaxValue)}.tmp";
+        LtxFilePool pool;
+        lock (_sync)
+        {
+            pool = _filePool ??= new LtxFilePool(LtxDir);
+        }
+        // A file made ahead of time: creating one costs more than the rest of a small apply.
+        var temp = pool.Take() ?? System.IO.Path.Combine(LtxDir, $"{ReceivingPrefix}{System.IO.Path.GetFileName(final)}.{RandomNumberGenerator.GetInt32(int.MaxValue)}.tmp");
         try
         {
-            using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
+            using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
             {
                 using var tee = new PrefixedStream(headerBytes, payload, file);
                 LtxDecoder.Verify(tee);

@@ -26,7 +26,7 @@ public sealed partial class Db
     {
         if (!_host.IsWritable(this))
         {
-            throw new ReadOnlyReplicaException(Name);
+            throw Refused(new ReadOnlyReplicaException(Name));
         }
         if (data.IsEmpty)
         {

@@ -126,7 +126,7 @@ public sealed partial class Db : IDisposable
     {
         if (kind == DbFileKind.Journal && !_host.IsWritable(this))
         {
-            throw new ReadOnlyReplicaException(Name);
+            throw Refused(new ReadOnlyReplicaException(Name));
         }
         lock (_sync)
         {
@@ -239,7 +239,7 @@ public sealed partial class Db : IDisposable
         if (!_host.IsWritable(this))
         {
             // EIO, not EACCES, as upstream: SQLite reports "disk I/O error" for a page write.
-            throw new LiteFsException(LiteFsError.Io, $"database {Name} is read-only on this replica: writes go to the primary");
+            throw Refused(new LiteFsException(LiteFsError.Io, $"database {Name} is read-only on this replica: writes go to the primary"));
         }
         if (data.IsEmpty)
         {

@@ -40,6 +40,12 @@ public sealed partial class Store
         }
     }
 
+    /// <summary>
+    /// The hostname of the primary this replica is attached to: set from the moment it starts
+    /// connecting until the stream ends; null on the primary and while detached.
+    /// </summary>
+    public string? AttachedPrimaryHostname { get; set; }
+
     /// <summary>Replication streams currently served.</summary>
     public int SubscriberCount => Volatile.Read(ref _subscribers);
 

@@ -95,17 +95,33 @@ internal sealed class PosNode(LiteFsFileSystem fs, string database) : TextNode(f
     protected override Timespec? MTime => Db is { Timestamp: > 0 } db ? Timespec.FromDateTimeOffset(DateTimeOffset.FromUnixTimeMilliseconds(db.Timestamp)) : null;
 }
 
-/// <summary><c>.lag</c>: milliseconds since the primary was last heard from, <c>%+010d\n</c>.</summary>
+/// <summary>
+/// <c>.lag</c>: milliseconds since the primary was last heard from, <c>%+010d\n</c>, always 11
+/// bytes: <c>+000000000</c> on the primary, <c>+2147483647</c> (which fills all 11) until the
+/// first catch-up finished. Its mtime is the primary's last timestamp.
+/// </summary>
 internal sealed class LagNode(LiteFsFileSystem fs) : TextNode(fs, "", EntryKind.Lag)
 {
-    // Until replication reports a primary timestamp, a replica's lag is the largest value.
-    protected override string? Text => Fs.Store.IsPrimary ? "+000000000\n" : "+2147483647\n";
+    private const int Size = 11;
 
-    protected override Timespec? MTime => Timespec.Now;
+    protected override string? Text
+    {
+        get
+        {
+            var store = Fs.Store;
+            var ms = store.IsPrimary ? 0 : !store.IsReady ? int.MaxValue : (long)Math.Min(int.MaxValue, store.Lag.TotalMilliseconds);
+            var text = ms.ToString("+000000000;-000000000", System.Globalization.CultureInfo.InvariantCulture) + "\n";
+            return text.Length > Size ? text[..Size] : text;
+        }
+    }
+
+    protected override Timespec? MTime => Fs.Store.IsPrimary
+        ? Timespec.Now
+        : Timespec.FromDateTimeOffset(DateTimeOffset.FromUnixTimeMilliseconds(Math.Max(0, Fs.Store.PrimaryTimestamp)));
 }
 
-/// <summary><c>.primary</c>: the primary's hostname, on a replica that knows one.</summary>
+/// <summary><c>.primary</c>: the primary's hostname, while this replica is attached to it.</summary>
 internal sealed class PrimaryNode(LiteFsFileSystem fs) : TextNode(fs, "", EntryKind.Primary)
 {
-    protected override string? Text => Fs.Store.IsPrimary || Fs.Store.Lease.PrimaryHostname is not { Length: > 0 } host ? null : host + "\n";
+    protected override string? Text => Fs.Store.IsPrimary || Fs.Store.AttachedPrimaryHostname is not { Length: > 0 } host ? null : host + "\n";
 }

@@ -87,6 +87,7 @@ public sealed class ReplicationTests : IDisposable
         Assert.Equal("LFSCC4107E101BBC6363\n", File.ReadAllText(Path.Combine(replica.DataDir, "clusterid")));
         Assert.Equal(Pos.Zero, primary.Requests[0].GetValueOrDefault("wal4096.db"));
         Assert.Single(Directory.GetFiles(db.LtxDir, "*.ltx"));
+        Assert.Empty(Directory.GetFiles(db.LtxDir, ".recv.*"));
     }
 
     [Fact]
@@ -129,7 +130,7 @@ public sealed class ReplicationTests : IDisposable
         WaitFor(() => primary.Requests.Count >= 2, "a reconnect after the mismatch");
         Assert.Equal("0000000000000002/8db8bfd1c7afbe1f", db.Pos.ToString());
         Assert.Equal(before, File.ReadAllBytes(db.FilePath(DbFileKind.Database)));
-        Assert.Equal(2, Directory.GetFiles(db.LtxDir).Length);
+        Assert.Equal(2, Directory.GetFiles(db.LtxDir, "*.ltx").Length);
     }
 
     [Fact]
@@ -237,8 +238,21 @@ public sealed class ReplicationTests : IDisposable
         var db = replica.Find("wal4096.db");
         Assert.NotNull(db);
         Assert.Equal(Pos.Zero, db.Pos);
-        Assert.Empty(Directory.GetFiles(db.LtxDir));
+        // Only the empty files made ahead of time for the next receive are there.
+        Assert.All(Directory.GetFiles(db.LtxDir), f => Assert.StartsWith(".pool.", Path.GetFileName(f), StringComparison.Ordinal));
+        Assert.All(Directory.GetFiles(db.LtxDir), f => Assert.Equal(0, new FileInfo(f).Length));
         Assert.False(File.Exists(db.FilePath(DbFileKind.Database)));
+    }
+
+    [Fact]
+    public void Open_PartiallyReceivedFile_IsRemoved()
+    {
+        var replica = NewStore("replica", primary: false, dir =>
+        {
+            Directory.CreateDirectory(Path.Combine(dir, "dbs", "x.db", "ltx"));
+            File.WriteAllText(Path.Combine(dir, "dbs", "x.db", "ltx", ".recv.0000000000000001-0000000000000009.ltx.123.tmp"), "partial");
+        });
+        Assert.Empty(Directory.GetFiles(replica.Find("x.db")!.LtxDir));
     }
 
     public void Dispose()

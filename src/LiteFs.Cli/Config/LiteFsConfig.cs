@@ -53,22 +53,26 @@ internal sealed record LiteFsConfig
     /// path, and pasting it into YAML would need quoting (<c>:</c>, <c>#</c>, quotes) and escaping
     /// from environment expansion (<c>$</c>), a failure mode a default must not have. The object is
     /// checked by the compiler, and a test runs it through <see cref="Validate"/>.
+    /// <paramref name="port"/> is the node API's port on 127.0.0.1; with <paramref name="primaryUrl"/>
+    /// the node is a replica of that primary.
     /// </remarks>
-    public static LiteFsConfig Default(string root)
+    public static LiteFsConfig Default(string root, int port = 20202, string? primaryUrl = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(root);
         var full = System.IO.Path.GetFullPath(root);
+        var own = $"http://127.0.0.1:{port}";
         return new LiteFsConfig
         {
             Data = new DataConfig { Dir = System.IO.Path.Combine(full, "data") },
             Fuse = new FuseConfig { Dir = System.IO.Path.Combine(full, "mnt") },
-            Http = new HttpConfig { Addr = "127.0.0.1:20202" },
+            Http = new HttpConfig { Addr = $"127.0.0.1:{port}" },
+            // A replica's static lease names the primary: its hostname and URL.
             Lease = new LeaseConfig
             {
                 Type = LeaseConfig.StaticType,
-                Candidate = true,
-                Hostname = "localhost",
-                AdvertiseUrl = "http://127.0.0.1:20202",
+                Candidate = primaryUrl is null,
+                Hostname = primaryUrl is null ? "localhost" : new Uri(primaryUrl).Authority,
+                AdvertiseUrl = primaryUrl ?? own,
             },
         };
     }

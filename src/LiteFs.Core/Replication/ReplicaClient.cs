@@ -108,6 +108,19 @@ public sealed partial class ReplicaClient : IDisposable
                 positions.Remove(name);
             }
         }
+        _store.AttachedPrimaryHostname = _store.Lease.PrimaryHostname;
+        try
+        {
+            return Stream(url, positions, token);
+        }
+        finally
+        {
+            _store.AttachedPrimaryHostname = null;
+        }
+    }
+
+    private bool Stream(string url, Dictionary<string, Pos> positions, CancellationToken token)
+    {
         using var stream = _client.OpenStreamAsync(url, _store.NodeId, positions, _options.Databases, token).GetAwaiter().GetResult();
         _store.CheckClusterId(stream.ClusterId);
         LogConnected(url, positions.Count);

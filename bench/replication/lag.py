@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""Replication benchmark client (bench/replication/run.sh drives it; not a test).
+
+  lag.py write PRIMARY_DB SECONDS RATE OUT      single-row INSERTs at RATE tx/s (0 = as fast as
+                                                 possible) in WAL+NORMAL; writes "txid commit_ns"
+                                                 lines (CLOCK_MONOTONIC, end of each COMMIT)
+  lag.py watch POS_FILE TXID_LIMIT OUT          polls a replica's NAME-pos and writes "txid seen_ns"
+                                                 the first time each TXID (or a later one) is seen
+  lag.py report COMMITS SEEN...                 lag percentiles per replica from the two files
+"""
+import os
+import sqlite3
+import sys
+import time
+
+
+def write(db, seconds, rate, out):
+    con = sqlite3.connect(db, isolation_level=None)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=NORMAL")
+    con.execute("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v BLOB)")
+    pos = db + "-pos"
+    records = []
+    durations = []
+    interval = 1.0 / rate if rate > 0 else 0.0
+    start = time.monotonic()
+    end = start + seconds
+    n = 0
+    while True:
+        now = time.monotonic()
+        if now >= end:
+            break
+        if interval:
+            due = start + n * interval
+            if now < due:
+                time.sleep(due - now)
+        b = time.monotonic_ns()
+        con.execute("BEGIN")
+        con.execute("INSERT INTO t (v) VALUES (randomblob(100))")
+        con.execute("COMMIT")
+        t = time.monotonic_ns()
+        records.append(t)
+        durations.append((t - b) / 1e6)
+        n += 1
+    with open(pos) as f:
+        last = int(f.read().split("/")[0], 16)
+    first = last - len(records) + 1
+    with open(out, "w") as f:
+        for i, t in enumerate(records):
+            f.write(f"{first + i} {t}\n")
+    elapsed = time.monotonic() - start
+    print(f"{len(records)} transactions in {elapsed:.2f} s: {len(records) / elapsed:.0f} tx/s; "
+          f"commit ms p50 {pct(durations, 50):.2f} p99 {pct(durations, 99):.2f}")
+
+
+def watch(pos, limit, out):
+    limit = int(limit)
+    seen = []
+    last = 0
+    deadline = time.monotonic() + 600
+    while last < limit and time.monotonic() < deadline:
+        try:
+            with open(pos) as f:
+                txid = int(f.read().split("/")[0], 16)
+        except (OSError, ValueError):
+            txid = 0
+        if txid > last:
+            t = time.monotonic_ns()
+            for i in range(last + 1, txid + 1):
+                seen.append((i, t))
+            last = txid
+        else:
+            time.sleep(0.0001)
+    with open(out, "w") as f:
+        for i, t in seen:
+            f.write(f"{i} {t}\n")
+
+
+def pct(values, p):
+    values = sorted(values)
+    k = min(len(values) - 1, max(0, int(round(p / 100.0 * (len(values) - 1)))))
+    return values[k]
+
+
+def report(commits, *seen_files):
+    committed = dict(tuple(map(int, line.split())) for line in open(commits))
+    for path in seen_files:
+        seen = dict(tuple(map(int, line.split())) for line in open(path))
+        lags = [(seen[t] - c) / 1e6 for t, c in committed.items() if t in seen]
+        missing = len(committed) - len(lags)
+        print(f"{os.path.basename(path)}: {len(lags)} tx observed, {missing} missing; lag ms p50 {pct(lags, 50):.2f} p99 {pct(lags, 99):.2f} max {max(lags):.2f}")
+
+
+if __name__ == "__main__":
+    cmd, args = sys.argv[1], sys.argv[2:]
+    if cmd == "write":
+        write(args[0], float(args[1]), float(args[2]), args[3])
+    elif cmd == "watch":
+        watch(*args)
+    elif cmd == "report":
+        report(*args)
+    else:
+        sys.exit(__doc__)

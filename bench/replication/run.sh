@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Replication benchmark, run on demand (not part of ./test.sh). On one machine, over loopback:
+#   1. primary write throughput (single-row INSERT, WAL+NORMAL, as fast as possible, SECONDS s)
+#      with no replica, then with two replicas attached: same run, same primary;
+#   2. replication lag at RATE tx/s for SECONDS s: commit on the primary (end of COMMIT) to the
+#      replica's NAME-pos showing that TXID, p50/p99/max per replica, with the primary's own
+#      commit latency in the same run as the baseline;
+#   3. snapshot of a SNAPSHOT_MIB MiB database of incompressible data to a new replica (start to
+#      caught up), against `cp` + sync of the same database file on the same disk.
+# usage: bench/replication/run.sh [RATE [SNAPSHOT_MIB]]   (as root; env SECONDS_RUN, BENCH_TMP)
+set -Eeuo pipefail
+cd "$(dirname "$0")/../.."
+root=$(pwd)
+RATE=${1:-1000}
+SNAPSHOT_MIB=${2:-1024}
+SECONDS_RUN=${SECONDS_RUN:-10}
+PORT=${BENCH_PORT:-21202}
+WORK=$(mktemp -d "${BENCH_TMP:-/tmp}/litefs-repl-bench-XXXXXX")
+lag="$root/bench/replication/lag.py"
+
+declare -A pid=()
+cleanup() {
+  set +e
+  for n in "${!pid[@]}"; do kill -TERM "${pid[$n]}" 2>/dev/null; done
+  for n in "${!pid[@]}"; do wait "${pid[$n]}" 2>/dev/null; done
+  if grep -q " $WORK/" /proc/mounts; then
+    grep " $WORK/" /proc/mounts | awk '{print $2}' | while read -r m; do umount -l "$m"; done
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+./litefs version >/dev/null
+start_node() { # name port [primary-url]
+  local name=$1 port=$2
+  if [ $# -ge 3 ]; then
+    ./litefs mount -dev "$WORK/$name" -dev-port "$port" -dev-primary "$3" >"$WORK/$name.log" 2>&1 &
+  else
+    ./litefs mount -dev "$WORK/$name" -dev-port "$port" >"$WORK/$name.log" 2>&1 &
+  fi
+  pid[$name]=$!
+  for _ in $(seq 1 600); do
+    grep -qs " $WORK/$name/mnt " /proc/mounts && { [ $# -lt 3 ] || [ -e "$WORK/$name/mnt/.primary" ]; } && return 0
+    sleep 0.1
+  done
+  echo "node $name did not start:" >&2; cat "$WORK/$name.log" >&2; exit 1
+}
+wait_pos() { # file expected
+  for _ in $(seq 1 6000); do [ "$(cat "$1" 2>/dev/null)" = "$2" ] && return 0; sleep 0.05; done
+  echo "timed out waiting for $1 to reach $2" >&2; exit 1
+}
+
+primary_url="http://127.0.0.1:$PORT"
+start_node primary "$PORT"
+P="$WORK/primary/mnt"
+
+echo "== 1. primary write throughput (${SECONDS_RUN} s each)"
+echo -n "no replica:   "; python3 "$lag" write "$P/w0.db" "$SECONDS_RUN" 0 "$WORK/w0.txt"
+start_node replica1 $((PORT + 1)) "$primary_url"
+start_node replica2 $((PORT + 2)) "$primary_url"
+echo -n "two replicas: "; python3 "$lag" write "$P/w2.db" "$SECONDS_RUN" 0 "$WORK/w2.txt"
+
+echo "== 2. lag at $RATE tx/s for ${SECONDS_RUN} s"
+sqlite3 "$P/lag.db" "PRAGMA journal_mode=WAL; CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB);" >/dev/null
+wait_pos "$WORK/replica1/mnt/lag.db-pos" "$(cat "$P/lag.db-pos")"
+wait_pos "$WORK/replica2/mnt/lag.db-pos" "$(cat "$P/lag.db-pos")"
+base=$(cut -c1-16 "$P/lag.db-pos")
+limit=$(( 16#$base + RATE * SECONDS_RUN ))
+python3 "$lag" watch "$WORK/replica1/mnt/lag.db-pos" "$limit" "$WORK/seen1.txt" & w1=$!
+python3 "$lag" watch "$WORK/replica2/mnt/lag.db-pos" "$limit" "$WORK/seen2.txt" & w2=$!
+echo -n "primary: "; python3 "$lag" write "$P/lag.db" "$SECONDS_RUN" "$RATE" "$WORK/commits.txt"
+final=$(cut -c1-16 "$P/lag.db-pos")
+# A watcher stops at the limit; if the writer fell short of it, stop them once caught up.
+wait_pos "$WORK/replica1/mnt/lag.db-pos" "$(cat "$P/lag.db-pos")"; wait_pos "$WORK/replica2/mnt/lag.db-pos" "$(cat "$P/lag.db-pos")"
+sleep 0.5; kill -INT $w1 $w2 2>/dev/null || true; wait $w1 $w2 2>/dev/null || true
+python3 "$lag" report "$WORK/commits.txt" "$WORK/seen1.txt" "$WORK/seen2.txt"
+
+echo "== 3. snapshot of $SNAPSHOT_MIB MiB to a new replica"
+sqlite3 "$P/big.db" "PRAGMA journal_mode=WAL; CREATE TABLE b (v BLOB);" >/dev/null
+for _ in $(seq 1 $((SNAPSHOT_MIB / 64))); do
+  sqlite3 "$P/big.db" "INSERT INTO b SELECT randomblob(4000) FROM generate_series(1, 16384);" >/dev/null 2>&1 \
+    || sqlite3 "$P/big.db" "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < 16384) INSERT INTO b SELECT randomblob(4000) FROM c;" >/dev/null
+done
+sqlite3 "$P/big.db" "PRAGMA wal_checkpoint(TRUNCATE);" >/dev/null
+db="$WORK/primary/data/dbs/big.db/database"
+size=$(stat -c %s "$db")
+sync
+t0=$(date +%s.%N); cp "$db" "$WORK/copy.db"; sync "$WORK/copy.db"; t1=$(date +%s.%N)
+rm -f "$WORK/copy.db"
+t2=$(date +%s.%N)
+start_node replica3 $((PORT + 3)) "$primary_url"
+wait_pos "$WORK/replica3/mnt/big.db-pos" "$(cat "$P/big.db-pos")"
+t3=$(date +%s.%N)
+python3 - "$size" "$t0" "$t1" "$t2" "$t3" <<'PY'
+import sys
+size, t0, t1, t2, t3 = int(sys.argv[1]), *map(float, sys.argv[2:])
+mib = size / 2**20
+cp, snap = t1 - t0, t3 - t2
+print(f"database {mib:.0f} MiB; cp+sync {cp:.2f} s = {mib / cp:.0f} MiB/s; snapshot to a new replica (node start included) "
+      f"{snap:.2f} s = {mib / snap:.0f} MiB/s = {size / snap / 1e6:.0f} MB/s; ratio {cp / snap:.2f}x of cp")
+PY
