@@ -85,7 +85,9 @@ public sealed partial class Db
         }
         if (_ltxBuffer.Capacity > 4 << 20)
         {
-            // Do not keep a large transaction's buffer alive.
+            // Do not keep a large transaction's buffer alive (the length goes first: a capacity
+            // below it throws).
+            _ltxBuffer.SetLength(0);
             _ltxBuffer.Capacity = 0;
         }
     }

@@ -15,28 +15,58 @@ public sealed partial class Db
     private static ulong NewInternalOwner() => (ulong)Interlocked.Increment(ref s_nextInternalOwner);
 
     /// <summary>
-    /// Takes every SQLite lock of the database exclusively (shared DMS), as upstream's internal
-    /// write lock: no SQLite connection reads or writes until it is released. PENDING is taken
-    /// first and kept while waiting, so new readers are held off and the current ones drain.
-    /// Waits without limit unless <paramref name="timeout"/> is given.
+    /// Upstream's internal write lock: no SQLite connection reads or writes until it is released.
+    /// In rollback mode RESERVED, PENDING and SHARED are held exclusively (PENDING first, kept while
+    /// waiting, so new readers are held off while the current ones drain). In WAL mode a connection
+    /// keeps SHARED for as long as it is open, so SHARED is held shared, and WRITE, CKPT, RECOVER and
+    /// READ0..4 exclusively (DMS shared). Waits without limit unless <paramref name="timeout"/> is given.
     /// </summary>
     internal LockSet AcquireWriteLock(CancellationToken cancellationToken, TimeSpan? timeout = null)
     {
         var owner = NewInternalOwner();
         var deadline = timeout is { } t ? Environment.TickCount64 + (long)t.TotalMilliseconds : long.MaxValue;
         var set = new LockSet(this, owner);
-        RetryUntil(() => Locks.TryLock([Locks.Pending], owner, LockRequest.Write) == LockResult.Ok, deadline, cancellationToken, set);
+        if (Mode == JournalMode.Rollback)
+        {
+            RetryUntil(() => Locks.TryLock([Locks.Pending], owner, LockRequest.Write) == LockResult.Ok, deadline, cancellationToken, set);
+            RetryUntil(() => AllOrNothing(owner, LockRequest.Write, Locks.Reserved, Locks.Shared), deadline, cancellationToken, set);
+            return set;
+        }
         RetryUntil(() =>
         {
-            if (Locks.TryLock([Locks.Reserved, Locks.Shared, Locks.Write, Locks.Ckpt, Locks.Recover, .. Locks.Read], owner, LockRequest.Write) == LockResult.Ok
-                && Locks.TryLock([Locks.Dms], owner, LockRequest.Read) == LockResult.Ok)
+            if (Locks.TryLock([Locks.Pending], owner, LockRequest.Read) != LockResult.Ok)
+            {
+                return false;
+            }
+            var shared = Locks.TryLock([Locks.Shared], owner, LockRequest.Read) == LockResult.Ok;
+            Locks.ReleaseAll([Locks.Pending], owner);
+            return shared;
+        }, deadline, cancellationToken, set);
+        RetryUntil(() =>
+        {
+            if (!AllOrNothing(owner, LockRequest.Write, [Locks.Write, Locks.Ckpt, Locks.Recover, .. Locks.Read]))
+            {
+                return false;
+            }
+            if (Locks.TryLock([Locks.Dms], owner, LockRequest.Read) == LockResult.Ok)
             {
                 return true;
             }
-            Locks.ReleaseAll([Locks.Reserved, Locks.Shared, Locks.Write, Locks.Ckpt, Locks.Recover, .. Locks.Read, Locks.Dms], owner);
+            Locks.ReleaseAll([Locks.Write, Locks.Ckpt, Locks.Recover, .. Locks.Read], owner);
             return false;
         }, deadline, cancellationToken, set);
         return set;
+    }
+
+    /// <summary>Takes every lock of <paramref name="locks"/>, or none of them.</summary>
+    private bool AllOrNothing(ulong owner, LockRequest request, params RwLock[] locks)
+    {
+        if (Locks.TryLock(locks, owner, request) == LockResult.Ok)
+        {
+            return true;
+        }
+        Locks.ReleaseAll(locks, owner);
+        return false;
     }
 
     /// <summary>

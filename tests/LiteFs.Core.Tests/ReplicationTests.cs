@@ -1,4 +1,3 @@
-using System.IO.Pipelines;
 using LiteFs.Core.Replication;
 using LiteFs.Ltx;
 using LiteFs.TestKit;
@@ -139,7 +138,7 @@ public sealed class ReplicationTests : IDisposable
         var scenario = "delete-1024";
         var primary = NewStore("primary", primary: true, Seed(scenario, "db", 3, Golden(scenario, "states", "txid-3.database")));
         var replica = NewStore("replica", primary: false);
-        var link = new PipePrimary(primary);
+        var link = new PipePrimaryClient(primary);
         Follow(replica, link);
         WaitFor(() => replica.Find("db")?.Pos == primary.Find("db")!.Pos && replica.IsReady, "catch-up");
         Assert.Equal(primary.ClusterId, replica.ClusterId);
@@ -283,43 +282,6 @@ public sealed class ReplicationTests : IDisposable
                 Requests.Add(new Dictionary<string, Pos>(positions));
             }
             return Task.FromResult(new PrimaryStream(clusterId, new MemoryStream(_body, writable: false)));
-        }
-    }
-
-    /// <summary>A real primary streamer on the other end of an in-memory pipe.</summary>
-    private sealed class PipePrimary(Store primary) : IPrimaryClient
-    {
-        public int Connections;
-
-        public Task<PrimaryStream> OpenStreamAsync(string primaryUrl, ulong nodeId, IReadOnlyDictionary<string, Pos> positions, IReadOnlyList<string> filter, CancellationToken cancellationToken)
-        {
-            Interlocked.Increment(ref Connections);
-            var pipe = new Pipe();
-            var cts = new CancellationTokenSource();
-            var writer = pipe.Writer.AsStream();
-            var thread = new Thread(() =>
-            {
-                try
-                {
-                    new PrimaryStreamer(primary, TimeSpan.Zero).Run(nodeId, positions, filter.Count > 0 ? filter.ToHashSet() : null, writer, cts.Token);
-                }
-                finally
-                {
-                    pipe.Writer.Complete();
-                }
-            }) { IsBackground = true };
-            thread.Start();
-            return Task.FromResult(new PrimaryStream(primary.ClusterId, pipe.Reader.AsStream(), new Stop(cts, thread)));
-        }
-
-        private sealed class Stop(CancellationTokenSource cts, Thread thread) : IDisposable
-        {
-            public void Dispose()
-            {
-                cts.Cancel();
-                thread.Join(TimeSpan.FromSeconds(10));
-                cts.Dispose();
-            }
         }
     }
 }

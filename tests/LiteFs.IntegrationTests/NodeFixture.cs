@@ -7,7 +7,7 @@ using LiteFs.TestKit;
 namespace LiteFs.IntegrationTests;
 
 /// <summary>
-/// A primary node running in the test process: a store on a temporary data directory, mounted
+/// A node running in the test process (primary or replica): a store on a temporary data directory, mounted
 /// with FUSE at a temporary mount point. Disposing unmounts and removes both, even after a
 /// failed test.
 /// </summary>
@@ -16,8 +16,9 @@ public sealed class NodeFixture : IDisposable
     private readonly TempDir _root;
     private LiteFsFileSystem? _fs;
 
-    public NodeFixture(bool compress = true)
+    public NodeFixture(bool compress = true, bool primary = true)
     {
+        IsPrimary = primary;
         _root = new TempDir("litefs-node");
         DataDir = _root.Combine("data");
         MountPoint = _root.Combine("mnt");
@@ -31,6 +32,9 @@ public sealed class NodeFixture : IDisposable
     public string MountPoint { get; }
 
     public bool Compress { get; }
+
+    /// <summary>Whether the node is the primary (a static lease's candidate) or a replica.</summary>
+    public bool IsPrimary { get; }
 
     public Store Store { get; private set; } = null!;
 
@@ -57,7 +61,7 @@ public sealed class NodeFixture : IDisposable
         {
             DataDir = DataDir,
             Compress = Compress,
-            Lease = new StaticLease(true, "localhost", "http://127.0.0.1:20202"),
+            Lease = new StaticLease(IsPrimary, IsPrimary ? "localhost" : "primary", "http://127.0.0.1:20202"),
             RetentionMonitorInterval = TimeSpan.Zero,
             OnFatal = ex => throw ex,
         });
