@@ -5,11 +5,12 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 # Debian packages the tests drive for real: FUSE (fusermount3), sqlite3, the lz4 CLI,
-# libfuse's C examples (baseline), etcd.
+# libfuse's C examples (baseline), etcd, curl (HTTP/1.1 and h2c against the node API).
 missing=()
 command -v fusermount3 >/dev/null || missing+=(fuse3)
 command -v sqlite3 >/dev/null || missing+=(sqlite3)
 command -v lz4 >/dev/null || missing+=(lz4)
+command -v curl >/dev/null || missing+=(curl)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "test.sh: missing packages: ${missing[*]}; install them (apt-get install ${missing[*]}) or run as root" >&2

@@ -1,0 +1,167 @@
+using System.Globalization;
+using System.Net;
+using System.Text.Json;
+using LiteFs.Core;
+using LiteFs.Core.Replication;
+using LiteFs.Ltx;
+
+namespace LiteFs.Http;
+
+/// <summary>A call to another node's API failed: a bad base URL, or a status other than 200 (<c>invalid response: code=N</c>).</summary>
+public sealed class NodeApiException : LiteFsException
+{
+    /// <summary>Creates the exception.</summary>
+    public NodeApiException(string message, int? statusCode = null)
+        : base(LiteFsError.Io, message)
+    {
+        StatusCode = statusCode;
+    }
+
+    /// <summary>The response status, when the failure is one.</summary>
+    public int? StatusCode { get; }
+}
+
+/// <summary>What <c>GET /info</c> says about a node.</summary>
+public sealed record NodeInfo(string? ClusterId, bool IsPrimary, bool Candidate, string Path, string PrimaryHostname);
+
+/// <summary>
+/// The node API client (upstream's <c>http.Client</c>): HTTP/2 with prior knowledge over plain
+/// TCP for every call, even for an <c>https</c> URL, as LiteFS nodes and the CLI talk to each
+/// other. One instance holds a connection pool; share it.
+/// </summary>
+public sealed class NodeClient : IPrimaryClient, IDisposable
+{
+    private readonly HttpClient _http;
+
+    /// <summary>Creates a client; <paramref name="connectTimeout"/> bounds each TCP connect (default 5 s).</summary>
+    public NodeClient(TimeSpan? connectTimeout = null)
+    {
+        var handler = new SocketsHttpHandler
+        {
+            ConnectTimeout = connectTimeout ?? TimeSpan.FromSeconds(5),
+            // A stream is unbounded in time; a dead peer is found by pings (and the replica's own
+            // stall watchdog), not by a request timeout.
+            KeepAlivePingDelay = TimeSpan.FromSeconds(10),
+            KeepAlivePingTimeout = TimeSpan.FromSeconds(10),
+            KeepAlivePingPolicy = HttpKeepAlivePingPolicy.WithActiveRequests,
+            EnableMultipleHttp2Connections = true,
+            AutomaticDecompression = DecompressionMethods.None,
+            UseCookies = false,
+            UseProxy = false,
+            AllowAutoRedirect = false,
+        };
+        _http = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
+    }
+
+    /// <summary>
+    /// The URL of <paramref name="endpoint"/> on the node at <paramref name="baseUrl"/>: scheme
+    /// <c>http</c> or <c>https</c> and a host required, its path and query dropped; an
+    /// <c>https</c> URL keeps its port (443 by default) but is reached over plain TCP.
+    /// </summary>
+    public static Uri BuildUrl(string baseUrl, string endpoint, string? query = null)
+    {
+        ArgumentNullException.ThrowIfNull(baseUrl);
+        var schemeEnd = baseUrl.IndexOf("://", StringComparison.Ordinal);
+        var scheme = schemeEnd > 0 ? baseUrl[..schemeEnd].ToLowerInvariant() : "";
+        if (scheme is not ("http" or "https"))
+        {
+            throw new NodeApiException("invalid URL scheme");
+        }
+        if (!Uri.TryCreate(baseUrl, UriKind.Absolute, out var uri) || uri.Host.Length == 0)
+        {
+            throw new NodeApiException("URL host required");
+        }
+        var builder = new UriBuilder(Uri.UriSchemeHttp, uri.Host, uri.Port, endpoint) { Query = query ?? "" };
+        return builder.Uri;
+    }
+
+    /// <inheritdoc />
+    public async Task<PrimaryStream> OpenStreamAsync(string primaryUrl, ulong nodeId, IReadOnlyDictionary<string, Pos> positions, IReadOnlyList<string> filter, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(positions);
+        var query = filter is { Count: > 0 } ? "filter=" + Uri.EscapeDataString(string.Join(',', filter)) : null;
+        using var request = NewRequest(HttpMethod.Post, BuildUrl(primaryUrl, "/stream", query), nodeId);
+        request.Content = new ByteArrayContent(PosMapCodec.Encode(positions));
+        var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            EnsureOk(response);
+            var clusterId = response.Headers.TryGetValues("Litefs-Cluster-Id", out var values) ? values.FirstOrDefault() : null;
+            var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+            return new PrimaryStream(clusterId, body, response);
+        }
+        catch
+        {
+            response.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary><c>GET /info</c> of the node at <paramref name="baseUrl"/>.</summary>
+    public async Task<NodeInfo> GetInfoAsync(string baseUrl, CancellationToken cancellationToken = default)
+    {
+        using var request = NewRequest(HttpMethod.Get, BuildUrl(baseUrl, "/info"), nodeId: null);
+        using var response = await _http.SendAsync(request, cancellationToken).ConfigureAwait(false);
+        EnsureOk(response);
+        var bytes = await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            using var doc = JsonDocument.Parse(bytes);
+            var root = doc.RootElement;
+            string? Text(JsonElement e, string key) => e.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+            bool Flag(string key) => root.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.True;
+            var hostname = root.TryGetProperty("primary", out var primary) && primary.ValueKind == JsonValueKind.Object ? Text(primary, "hostname") : null;
+            return new NodeInfo(Text(root, "clusterID"), Flag("isPrimary"), Flag("candidate"), Text(root, "path") ?? "", hostname ?? "");
+        }
+        catch (JsonException ex)
+        {
+            throw new NodeApiException($"cannot decode /info response: {ex.Message}");
+        }
+    }
+
+    /// <summary><c>POST /handoff?nodeID=</c>: asks the primary at <paramref name="baseUrl"/> to hand its lease to <paramref name="nodeId"/>.</summary>
+    public async Task HandoffAsync(string baseUrl, ulong nodeId, CancellationToken cancellationToken = default)
+    {
+        var url = BuildUrl(baseUrl, "/handoff", "nodeID=" + nodeId.ToString("X16", CultureInfo.InvariantCulture));
+        using var request = NewRequest(HttpMethod.Post, url, nodeId: null);
+        using var response = await _http.SendAsync(request, cancellationToken).ConfigureAwait(false);
+        EnsureOk(response);
+    }
+
+    /// <summary><c>POST /promote</c>: asks the node at <paramref name="baseUrl"/> to become primary.</summary>
+    public async Task PromoteAsync(string baseUrl, CancellationToken cancellationToken = default)
+    {
+        using var request = NewRequest(HttpMethod.Post, BuildUrl(baseUrl, "/promote"), nodeId: null);
+        using var response = await _http.SendAsync(request, cancellationToken).ConfigureAwait(false);
+        if (response.StatusCode == HttpStatusCode.Conflict)
+        {
+            throw new NodeApiException("not eligible to become primary", 409);
+        }
+        EnsureOk(response);
+    }
+
+    private static HttpRequestMessage NewRequest(HttpMethod method, Uri url, ulong? nodeId)
+    {
+        var request = new HttpRequestMessage(method, url)
+        {
+            Version = HttpVersion.Version20,
+            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+        };
+        if (nodeId is { } id)
+        {
+            request.Headers.TryAddWithoutValidation("Litefs-Id", id.ToString("X16", CultureInfo.InvariantCulture));
+        }
+        return request;
+    }
+
+    private static void EnsureOk(HttpResponseMessage response)
+    {
+        if (response.StatusCode != HttpStatusCode.OK)
+        {
+            throw new NodeApiException($"invalid response: code={(int)response.StatusCode}", (int)response.StatusCode);
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _http.Dispose();
+}

@@ -1,0 +1,234 @@
+using System.Buffers;
+using System.Globalization;
+using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Threading.Channels;
+using LiteFs.Core;
+using LiteFs.Ltx;
+using Microsoft.AspNetCore.Http;
+
+namespace LiteFs.Http;
+
+public sealed partial class NodeServer
+{
+    /// <summary>Events a slow <c>/events</c> reader may fall behind by before its response is ended (upstream's buffer).</summary>
+    internal const int EventBufferSize = 1024;
+
+    /// <summary>How often <c>/events</c> looks for a change of primary status or known primary.</summary>
+    private static readonly TimeSpan PrimaryPollInterval = TimeSpan.FromSeconds(1);
+
+    // Go's encoder keeps non-ASCII text as UTF-8; the relaxed encoder is the closest built-in one.
+    private static readonly JsonWriterOptions CompactJson = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    private static readonly JsonWriterOptions IndentedJson = new()
+    {
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        Indented = true,
+        IndentSize = 2,
+        NewLine = "\n",
+    };
+
+    /// <summary><c>GET /info</c>: the node as JSON, two-space indented, then a newline.</summary>
+    private Task InfoAsync(HttpContext context)
+    {
+        var body = new ArrayBufferWriter<byte>(256);
+        using (var json = new Utf8JsonWriter(body, IndentedJson))
+        {
+            json.WriteStartObject();
+            if (_store.ClusterId is { Length: > 0 } clusterId)
+            {
+                json.WriteString("clusterID", clusterId);
+            }
+            json.WriteBoolean("isPrimary", _store.IsPrimary);
+            json.WriteBoolean("candidate", IsCandidate);
+            json.WriteString("path", _store.DataDir);
+            json.WriteStartObject("primary");
+            json.WriteString("hostname", _store.IsPrimary ? _store.Lease.PrimaryHostname ?? "" : KnownPrimaryHostname);
+            json.WriteEndObject();
+            json.WriteEndObject();
+        }
+        body.Write("\n"u8);
+        var response = context.Response;
+        // What Go's content sniffing made of upstream's body.
+        response.Headers.ContentType = "text/plain; charset=utf-8";
+        response.ContentLength = body.WrittenCount;
+        return response.Body.WriteAsync(body.WrittenMemory, context.RequestAborted).AsTask();
+    }
+
+    /// <summary>
+    /// <c>GET /events</c>: newline-delimited JSON, each line flushed: <c>init</c>, then <c>tx</c> for
+    /// every transaction and <c>primaryChange</c> whenever the primary status or known primary
+    /// changes. Ends when the client goes, the server stops, or the reader falls 1024 events behind.
+    /// </summary>
+    private async Task EventsAsync(HttpContext context)
+    {
+        var events = Channel.CreateBounded<byte[]>(new BoundedChannelOptions(EventBufferSize)
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+        void Post(byte[] line)
+        {
+            if (!events.Writer.TryWrite(line) && events.Writer.TryComplete())
+            {
+                LogEventsOverflow();
+            }
+        }
+        void OnTransaction(Db db, Pos pos) => Post(TxEvent(db, pos));
+
+        var primary = (_store.IsPrimary, KnownPrimaryHostname);
+        void PollPrimary()
+        {
+            var now = (_store.IsPrimary, KnownPrimaryHostname);
+            lock (events)
+            {
+                if (now == primary)
+                {
+                    return;
+                }
+                primary = now;
+            }
+            Post(PrimaryEvent("primaryChange", now.IsPrimary, now.KnownPrimaryHostname));
+        }
+
+        var response = context.Response;
+        response.StatusCode = StatusCodes.Status200OK;
+        response.Headers.ContentType = "application/json";
+        Post(PrimaryEvent("init", primary.IsPrimary, primary.KnownPrimaryHostname));
+        _store.Transaction += OnTransaction;
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, _shutdown.Token);
+        var timer = new Timer(_ => PollPrimary(), null, PrimaryPollInterval, PrimaryPollInterval);
+        try
+        {
+            await response.StartAsync(stop.Token).ConfigureAwait(false);
+            await foreach (var line in events.Reader.ReadAllAsync(stop.Token).ConfigureAwait(false))
+            {
+                await response.Body.WriteAsync(line, stop.Token).ConfigureAwait(false);
+                await response.Body.FlushAsync(stop.Token).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        finally
+        {
+            _store.Transaction -= OnTransaction;
+            await timer.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private static byte[] PrimaryEvent(string type, bool isPrimary, string hostname)
+    {
+        var body = new ArrayBufferWriter<byte>(96);
+        using (var json = new Utf8JsonWriter(body, CompactJson))
+        {
+            json.WriteStartObject();
+            json.WriteString("type", type);
+            json.WriteStartObject("data");
+            json.WriteBoolean("isPrimary", isPrimary);
+            if (hostname.Length > 0)
+            {
+                json.WriteString("hostname", hostname);
+            }
+            json.WriteEndObject();
+            json.WriteEndObject();
+        }
+        body.Write("\n"u8);
+        return body.WrittenSpan.ToArray();
+    }
+
+    private static byte[] TxEvent(Db db, Pos pos)
+    {
+        var body = new ArrayBufferWriter<byte>(256);
+        using (var json = new Utf8JsonWriter(body, CompactJson))
+        {
+            json.WriteStartObject();
+            json.WriteString("type", "tx");
+            json.WriteString("db", db.Name);
+            json.WriteStartObject("data");
+            json.WriteString("txID", pos.TxId.ToString());
+            json.WriteString("postApplyChecksum", pos.PostApplyChecksum.ToString());
+            json.WriteNumber("pageSize", db.PageSize);
+            json.WriteNumber("commit", db.PageCount);
+            json.WriteString("timestamp", FormatTimestamp(db.Timestamp));
+            json.WriteEndObject();
+            json.WriteEndObject();
+        }
+        body.Write("\n"u8);
+        return body.WrittenSpan.ToArray();
+    }
+
+    /// <summary>RFC 3339 in UTC with up to millisecond precision, trailing zeros trimmed (Go's <c>.999Z07:00</c>).</summary>
+    internal static string FormatTimestamp(long unixMilliseconds)
+    {
+        var time = DateTimeOffset.FromUnixTimeMilliseconds(unixMilliseconds).UtcDateTime;
+        var text = time.ToString("yyyy-MM-ddTHH:mm:ss", CultureInfo.InvariantCulture);
+        var ms = time.Millisecond;
+        return ms == 0 ? text + "Z" : text + "." + ms.ToString("D3", CultureInfo.InvariantCulture).TrimEnd('0') + "Z";
+    }
+
+    /// <summary>
+    /// <c>GET /metrics</c>: the LiteFS series in Prometheus text format 0.0.4, families sorted by
+    /// name as Go's registry writes them. No node headers, as upstream.
+    /// </summary>
+    private Task MetricsAsync(HttpContext context)
+    {
+        var dbs = _store.Databases;
+        var text = new StringBuilder(2048);
+        Gauge(text, "litefs_db_count", "Number of managed databases.", dbs.Count);
+        var ltx = dbs.Select(d => (d.Name, Files: LtxFiles(d))).ToList();
+        Family(text, "litefs_db_ltx_bytes", "gauge", "Number of bytes used by LTX files on disk.", ltx.Select(l => (l.Name, (double)l.Files.Bytes)));
+        Family(text, "litefs_db_ltx_count", "gauge", "Number of LTX files on disk.", ltx.Select(l => (l.Name, (double)l.Files.Count)));
+        Family(text, "litefs_db_txid", "gauge", "Current transaction ID.", dbs.Select(d => (d.Name, (double)d.Pos.TxId.Value)));
+        Gauge(text, "litefs_http_stream_count", "Number of streams currently connected.", StreamCount);
+        Gauge(text, "litefs_is_primary", "Primary status of the node.", _store.IsPrimary ? 1 : 0);
+        Gauge(text, "litefs_lag_seconds", "Lag behind the primary node, in seconds", _store.IsReady ? _store.Lag.TotalSeconds : 0);
+        Gauge(text, "litefs_subscriber_count", "Number of connected subscribers", _store.SubscriberCount);
+        var body = Encoding.UTF8.GetBytes(text.ToString());
+        var response = context.Response;
+        response.Headers.ContentType = "text/plain; version=0.0.4; charset=utf-8";
+        response.ContentLength = body.Length;
+        return response.Body.WriteAsync(body, context.RequestAborted).AsTask();
+    }
+
+    private static void Gauge(StringBuilder text, string name, string help, double value)
+    {
+        text.Append("# HELP ").Append(name).Append(' ').Append(help).Append('\n');
+        text.Append("# TYPE ").Append(name).Append(" gauge\n");
+        text.Append(name).Append(' ').Append(PrometheusText.FormatValue(value)).Append('\n');
+    }
+
+    private static void Family(StringBuilder text, string name, string type, string help, IEnumerable<(string Db, double Value)> series)
+    {
+        var list = series.OrderBy(s => s.Db, StringComparer.Ordinal).ToList();
+        if (list.Count == 0)
+        {
+            return; // Go's registry leaves out a vector with no series
+        }
+        text.Append("# HELP ").Append(name).Append(' ').Append(help).Append('\n');
+        text.Append("# TYPE ").Append(name).Append(' ').Append(type).Append('\n');
+        foreach (var (db, value) in list)
+        {
+            text.Append(name).Append("{db=\"").Append(PrometheusText.EscapeLabel(db)).Append("\"} ").Append(PrometheusText.FormatValue(value)).Append('\n');
+        }
+    }
+
+    private static (int Count, long Bytes) LtxFiles(Db db)
+    {
+        var count = 0;
+        long bytes = 0;
+        try
+        {
+            foreach (var file in new DirectoryInfo(db.LtxDir).EnumerateFiles("*.ltx"))
+            {
+                count++;
+                bytes += file.Length;
+            }
+        }
+        catch (IOException)
+        {
+        }
+        return (count, bytes);
+    }
+}
