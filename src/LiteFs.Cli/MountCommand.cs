@@ -2,8 +2,10 @@ using System.Runtime.InteropServices;
 using LiteFs.Cli.Config;
 using LiteFs.Cli.Exec;
 using LiteFs.Core;
+using LiteFs.Core.Replication;
 using LiteFs.FileSystem;
 using LiteFs.Fuse;
+using LiteFs.Http;
 
 namespace LiteFs.Cli;
 
@@ -90,6 +92,9 @@ internal static partial class MountCommand
         private readonly TaskCompletionSource<int> _signal = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private Store? _store;
         private LiteFsFileSystem? _fs;
+        private NodeServer? _server;
+        private NodeClient? _client;
+        private ReplicaClient? _replica;
         private ExecRunner? _exec;
 
         public int Run()
@@ -181,14 +186,42 @@ internal static partial class MountCommand
                 UseFusermount = Native.GetEuid() != 0,
             });
             stdout.WriteLine($"LiteFS mounted to: {config.Fuse.Dir}");
-            stdout.WriteLine(lease.IsPrimary
-                ? $"primary lease acquired, node {_store.NodeIdText}, cluster {_store.ClusterId}"
-                : $"replica of {lease.AdvertiseUrl}: replication arrives in a later version; the mount is read-only");
+
+            _server = new NodeServer(_store, new NodeServerOptions
+            {
+                Address = config.Http.Addr,
+                // Upstream bounds a snapshot by http.snapshot-timeout, or by the retention period.
+                SnapshotTimeout = config.Http.SnapshotTimeout > TimeSpan.Zero ? config.Http.SnapshotTimeout : config.Data.Retention,
+                Candidate = config.Lease.Candidate,
+            }, _log);
+            _server.Start();
+            stdout.WriteLine($"http server listening on: {_server.Url}");
+
+            if (lease.IsPrimary)
+            {
+                stdout.WriteLine($"primary lease acquired, node {_store.NodeIdText}, cluster {_store.ClusterId}");
+            }
+            else
+            {
+                _client = new NodeClient();
+                _replica = new ReplicaClient(_store, _client, new ReplicaOptions
+                {
+                    ReconnectDelay = config.Lease.ReconnectDelay,
+                    Databases = config.Lease.Databases,
+                }, _log);
+                _replica.Start();
+                stdout.WriteLine($"replica of {lease.AdvertiseUrl} (node {_store.NodeIdText}): connecting");
+            }
 
             if (!lease.IsPrimary && !config.SkipSync)
             {
                 stdout.WriteLine("waiting to connect to the primary before running exec (set skip-sync to skip)");
-                return;
+                // Signals still end the wait.
+                if (Task.WaitAny(_store.Ready, _signal.Task) != 0)
+                {
+                    return;
+                }
+                stdout.WriteLine("connected to the primary and caught up: node ready");
             }
             if (config.Exec.Count > 0)
             {
@@ -206,6 +239,20 @@ internal static partial class MountCommand
 
         private void Shutdown()
         {
+            // Streams end first (replicas get END), then the replication loop, then the mount.
+            try
+            {
+                _server?.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(10));
+            }
+            catch (AggregateException ex)
+            {
+                stderr.WriteLine($"ERROR: cannot stop the http server: {ex.InnerException?.Message}");
+            }
+            _server = null;
+            _replica?.Dispose();
+            _replica = null;
+            _client?.Dispose();
+            _client = null;
             try
             {
                 _fs?.Unmount();
