@@ -96,6 +96,25 @@ public sealed class FaultProxyTests : IDisposable
     }
 
     [Fact]
+    public void Blackhole_OpenConnections_GoSilentForGoodWhileNewOnesWork()
+    {
+        using var old = Connect();
+        Assert.Equal("old", Echo(old, "old"));
+
+        _proxy.Blackhole();
+
+        Send(old, "lost");
+        old.ReceiveTimeout = 500;
+        var error = Assert.Throws<SocketException>(() => old.Receive(new byte[16]));
+        Assert.Equal(SocketError.TimedOut, error.SocketErrorCode);
+        using var fresh = Connect();
+        Assert.Equal("new", Echo(fresh, "new"));
+        Assert.Equal(2, _proxy.OpenConnections);
+        _proxy.Cut();
+        AssertDead(old);
+    }
+
+    [Fact]
     public void Partitioned_WhileTrue_CutsOpenConnectionsAndRefusesNewOnes()
     {
         using var open = Connect();

@@ -120,6 +120,20 @@ public sealed class FaultProxy : IDisposable
     }
 
     /// <summary>
+    /// Stops relaying on every open connection for good, without closing it, while new
+    /// connections relay normally: a peer that vanished (power loss, a dropped NAT entry) leaves
+    /// a connection that neither delivers nor fails. Only a timeout of the endpoints ends it (or
+    /// <see cref="Cut"/>, or disposing the proxy).
+    /// </summary>
+    public void Blackhole()
+    {
+        foreach (var relay in _relays.Values)
+        {
+            relay.Blackholed = true;
+        }
+    }
+
+    /// <summary>
     /// Polls until at least <paramref name="count"/> connections are open; false when
     /// <paramref name="timeout"/> passes first.
     /// </summary>
@@ -272,6 +286,7 @@ public sealed class FaultProxy : IDisposable
         private readonly Socket _target;
         private readonly CancellationTokenSource _abort;
         private int _aborted;
+        private volatile bool _blackholed;
 
         public Relay(FaultProxy proxy, long id, Socket client, Socket target, CancellationToken stop)
         {
@@ -283,6 +298,12 @@ public sealed class FaultProxy : IDisposable
         }
 
         public long Id { get; }
+
+        public bool Blackholed
+        {
+            get => _blackholed;
+            set => _blackholed = value;
+        }
 
         public async Task RunAsync()
         {
@@ -335,6 +356,10 @@ public sealed class FaultProxy : IDisposable
                         return;
                     }
                     await _proxy.WhileStalledAsync(token).ConfigureAwait(false);
+                    if (_blackholed)
+                    {
+                        await Task.Delay(Timeout.Infinite, token).ConfigureAwait(false);
+                    }
                     await output.WriteAsync(buffer.AsMemory(0, read), token).ConfigureAwait(false);
                     Interlocked.Add(ref toTarget ? ref _proxy._bytesToTarget : ref _proxy._bytesFromTarget, read);
                 }
