@@ -14,6 +14,21 @@ internal static class Sql
         return connection;
     }
 
+    /// <summary>A read-only connection (<c>Mode=ReadOnly</c>), as an application on a replica opens one.</summary>
+    public static SqliteConnection OpenReadOnly(string path, int timeoutSeconds = 30)
+    {
+        var connection = new SqliteConnection(new SqliteConnectionStringBuilder
+        {
+            DataSource = path,
+            Mode = SqliteOpenMode.ReadOnly,
+            Pooling = false,
+            DefaultTimeout = timeoutSeconds,
+        }.ToString());
+        connection.Open();
+        Exec(connection, $"PRAGMA busy_timeout = {Math.Min(5000, timeoutSeconds * 1000)}");
+        return connection;
+    }
+
     public static void Exec(SqliteConnection connection, string sql)
     {
         using var command = connection.CreateCommand();
@@ -35,4 +50,8 @@ internal static class Sql
         Assert.True(code == 0, $"sqlite3 failed ({code}): {stderr}");
         return stdout;
     }
+
+    /// <summary>Runs SQL through the sqlite3 command-line tool (extra options first, e.g. -readonly) without judging the outcome.</summary>
+    public static (int ExitCode, string Stdout, string Stderr) CliRun(string database, string sql, params string[] options) =>
+        ChildProcess.Run("sqlite3", ["-bail", .. options, database], stdin: sql, timeout: TimeSpan.FromMinutes(2));
 }
