@@ -16,6 +16,7 @@ public sealed class NodeProcess : IDisposable
         DataDir = Path.Combine(root, "data");
         MountPoint = Path.Combine(root, "mnt");
         ConfigPath = Path.Combine(root, "litefs.yml");
+        Port = FreePort.Next();
         File.WriteAllText(ConfigPath, $"""
             fuse:
               dir: "{MountPoint}"
@@ -23,12 +24,12 @@ public sealed class NodeProcess : IDisposable
               dir: "{DataDir}"
               retention-monitor-interval: "0s"
             http:
-              addr: "127.0.0.1:20299"
+              addr: "127.0.0.1:{Port}"
             lease:
               type: "static"
               candidate: true
               hostname: "localhost"
-              advertise-url: "http://127.0.0.1:20299"
+              advertise-url: "http://127.0.0.1:{Port}"
             {extraConfig}
             """);
     }
@@ -40,6 +41,9 @@ public sealed class NodeProcess : IDisposable
     public string MountPoint { get; }
 
     public string ConfigPath { get; }
+
+    /// <summary>The node API's port on 127.0.0.1.</summary>
+    public int Port { get; }
 
     public ChildProcess Process => _process ?? throw new InvalidOperationException("not started");
 
