@@ -43,15 +43,21 @@ internal static class Sql
         return command.ExecuteScalar();
     }
 
+    /// <summary>
+    /// The sqlite3 tool's busy timeout. Like every application on LiteFS it needs one: LiteFS
+    /// itself holds SQLite locks for a moment (snapshots for replicas, applying replicated files).
+    /// </summary>
+    private const string BusyTimeout = ".timeout 10000";
+
     /// <summary>Runs SQL through the sqlite3 command-line tool; returns its output.</summary>
     public static string Cli(string database, string sql)
     {
-        var (code, stdout, stderr) = ChildProcess.Run("sqlite3", ["-bail", database], stdin: sql, timeout: TimeSpan.FromMinutes(2));
+        var (code, stdout, stderr) = ChildProcess.Run("sqlite3", ["-bail", "-cmd", BusyTimeout, database], stdin: sql, timeout: TimeSpan.FromMinutes(2));
         Assert.True(code == 0, $"sqlite3 failed ({code}): {stderr}");
         return stdout;
     }
 
     /// <summary>Runs SQL through the sqlite3 command-line tool (extra options first, e.g. -readonly) without judging the outcome.</summary>
     public static (int ExitCode, string Stdout, string Stderr) CliRun(string database, string sql, params string[] options) =>
-        ChildProcess.Run("sqlite3", ["-bail", .. options, database], stdin: sql, timeout: TimeSpan.FromMinutes(2));
+        ChildProcess.Run("sqlite3", ["-bail", "-cmd", BusyTimeout, .. options, database], stdin: sql, timeout: TimeSpan.FromMinutes(2));
 }
