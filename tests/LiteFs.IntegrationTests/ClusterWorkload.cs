@@ -234,7 +234,11 @@ internal sealed class AtomicityReader : IDisposable
         {
             try
             {
-                using var connection = Sql.OpenReadOnly(_path, timeoutSeconds: 10);
+                using var connection = Sql.OpenReadOnly(_path, timeoutSeconds: 30);
+                // A replica holds its write lock while it receives a file, so a stream stalled
+                // mid-file blocks readers until the replica gives up on it (10 s): this reader
+                // checks atomicity, not latency, and waits longer than that.
+                Sql.Exec(connection, "PRAGMA busy_timeout = 30000");
                 while (!_stop)
                 {
                     using var command = connection.CreateCommand();

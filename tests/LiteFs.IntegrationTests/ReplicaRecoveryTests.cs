@@ -1,5 +1,6 @@
 using LiteFs.Ltx;
 using LiteFs.TestKit;
+using Xunit.Abstractions;
 
 namespace LiteFs.IntegrationTests;
 
@@ -10,7 +11,7 @@ namespace LiteFs.IntegrationTests;
 /// a snapshot otherwise).
 /// </summary>
 [Collection("cluster")]
-public class ReplicaRecoveryTests
+public class ReplicaRecoveryTests(ITestOutputHelper output)
 {
     private const string Db = "app.db";
 
@@ -165,6 +166,8 @@ public class ReplicaRecoveryTests
         {
             cluster.Fail($"the snapshot ({sent} bytes sent of a {size}-byte database) completed before the replica was killed");
         }
+        output.WriteLine($"killed after {sent} of about {size} bytes; left in ltx/: " +
+            string.Join(", ", Directory.GetFiles(replica.LtxDir(Db)).Select(f => $"{Path.GetFileName(f)} ({new FileInfo(f).Length})")));
         var finished = replica.LtxFiles(Db);
         if (finished.Length > 0)
         {
