@@ -2,7 +2,7 @@ namespace LiteFs.IntegrationTests;
 
 /// <summary>The cluster fixture itself, on a primary alone: start, stop, kill, restart, positions, output.</summary>
 [Collection("cluster")]
-public class ClusterTests
+public class ReplicationClusterTests
 {
     [Fact]
     public void Primary_StopKillRestart_KeepsDataAndPosition()

@@ -11,7 +11,7 @@ namespace LiteFs.IntegrationTests;
 /// a snapshot otherwise).
 /// </summary>
 [Collection("cluster")]
-public class ReplicaRecoveryTests(ITestOutputHelper output)
+public class ReplicationRecoveryTests(ITestOutputHelper output)
 {
     private const string Db = "app.db";
 
