@@ -59,9 +59,11 @@ public class ReplicationTests
         var pos = cluster.AssertIdentical(Db);
 
         var expected = Sql.Cli(path, "SELECT count(*), sum(length(v)) FROM t;");
+        Assert.False(File.Exists(cluster.Primary.Path(".primary")), "the primary shows a .primary file");
         foreach (var replica in cluster.Replicas)
         {
             Assert.Equal(pos, replica.ReadPos(Db));
+            Assert.Equal("primary\n", File.ReadAllText(replica.Path(".primary")));
             var (code, stdout, stderr) = Sql.CliRun(replica.Path(Db), "PRAGMA integrity_check; SELECT count(*), sum(length(v)) FROM t;", "-readonly");
             if (code != 0 || stdout != "ok\n" + expected)
             {
