@@ -38,6 +38,7 @@ public sealed partial class ReplicaClient : IDisposable
     private int _unsynced;
     private long _lastActivity;
     private volatile PrimaryStream? _current;
+    private int _disposed;
 
     /// <summary>Creates the loop; nothing happens until <see cref="Start"/>.</summary>
     public ReplicaClient(Store store, IPrimaryClient client, ReplicaOptions? options = null, ILogger? logger = null)
@@ -219,6 +220,10 @@ public sealed partial class ReplicaClient : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
         _stop.Cancel();
         _current?.Dispose();
         _thread?.Join(TimeSpan.FromSeconds(10));
