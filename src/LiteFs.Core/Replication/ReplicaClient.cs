@@ -131,7 +131,9 @@ public sealed partial class ReplicaClient : IDisposable
         using var abort = token.Register(stream.Dispose);
         try
         {
-            var reader = new StreamFrameReader(stream.Body);
+            // Frames are read in pieces of a few bytes: one buffer between them and the transport.
+            using var body = new BufferedStream(stream.Body, 64 * 1024);
+            var reader = new StreamFrameReader(body);
             while (reader.Read() is { } frame)
             {
                 Touch();
