@@ -45,6 +45,9 @@ start_node() { # name port [primary-url]
   done
   echo "node $name did not start:" >&2; cat "$WORK/$name.log" >&2; exit 1
 }
+cpu_ms() { # pid: user+system CPU time so far, in ms
+  awk -v hz="$(getconf CLK_TCK)" '{ printf "%d", ($14 + $15) * 1000 / hz }' "/proc/$1/stat"
+}
 wait_pos() { # file expected
   for _ in $(seq 1 6000); do [ "$(cat "$1" 2>/dev/null)" = "$2" ] && return 0; sleep 0.05; done
   echo "timed out waiting for $1 to reach $2" >&2; exit 1
@@ -66,6 +69,7 @@ wait_pos "$WORK/replica1/mnt/lag.db-pos" "$(cat "$P/lag.db-pos")"
 wait_pos "$WORK/replica2/mnt/lag.db-pos" "$(cat "$P/lag.db-pos")"
 base=$(cut -c1-16 "$P/lag.db-pos")
 limit=$(( 16#$base + RATE * SECONDS_RUN ))
+c0p=$(cpu_ms "${pid[primary]}"); c0r1=$(cpu_ms "${pid[replica1]}"); c0r2=$(cpu_ms "${pid[replica2]}")
 python3 "$lag" watch "$WORK/replica1/mnt/lag.db-pos" "$limit" "$WORK/seen1.txt" & w1=$!
 python3 "$lag" watch "$WORK/replica2/mnt/lag.db-pos" "$limit" "$WORK/seen2.txt" & w2=$!
 echo -n "primary: "; python3 "$lag" write "$P/lag.db" "$SECONDS_RUN" "$RATE" "$WORK/commits.txt"
@@ -74,6 +78,9 @@ final=$(cut -c1-16 "$P/lag.db-pos")
 wait_pos "$WORK/replica1/mnt/lag.db-pos" "$(cat "$P/lag.db-pos")"; wait_pos "$WORK/replica2/mnt/lag.db-pos" "$(cat "$P/lag.db-pos")"
 sleep 0.5; kill -INT $w1 $w2 2>/dev/null || true; wait $w1 $w2 2>/dev/null || true
 python3 "$lag" report "$WORK/commits.txt" "$WORK/seen1.txt" "$WORK/seen2.txt"
+ntx=$(( 16#$final - 16#$base ))
+echo "CPU per transaction (node processes, this phase, including the watchers' reads): primary $(( ($(cpu_ms "${pid[primary]}") - c0p) * 1000 / ntx )) us," \
+  "replica1 $(( ($(cpu_ms "${pid[replica1]}") - c0r1) * 1000 / ntx )) us, replica2 $(( ($(cpu_ms "${pid[replica2]}") - c0r2) * 1000 / ntx )) us"
 
 echo "== 3. snapshot of $SNAPSHOT_MIB MiB to a new replica"
 sqlite3 "$P/big.db" "PRAGMA journal_mode=WAL; CREATE TABLE b (v BLOB);" >/dev/null

@@ -195,34 +195,48 @@ public sealed partial class Db
         encoder.WriteHeader(header);
         var database = Handle(DbFileKind.Database, create: false);
         var wal = frames.Count > 0 ? Handle(DbFileKind.Wal, create: false) : null;
-        var buffer = ArrayPool<byte>.Shared.Rent(pageSize);
+        // Pages that have no WAL frame are read from the database file in runs of up to 1 MiB.
+        var batch = Math.Max(1, (1 << 20) / pageSize);
+        var buffer = ArrayPool<byte>.Shared.Rent(batch * pageSize);
         try
         {
-            var page = buffer.AsSpan(0, pageSize);
             var lockPgno = LtxLayout.LockPageNumber(pageSize);
-            for (uint pgno = 1; pgno <= commit; pgno++)
+            uint pgno = 1;
+            while (pgno <= commit)
             {
-                if (pgno == lockPgno)
-                {
-                    continue;
-                }
-                if ((pgno & 255) == 0 && Environment.TickCount64 > deadline)
+                cancellationToken.ThrowIfCancellationRequested();
+                if (Environment.TickCount64 > deadline)
                 {
                     throw new LiteFsException($"snapshot timeout exceeded ({timeout.TotalSeconds:0.###}s)");
                 }
-                cancellationToken.ThrowIfCancellationRequested();
-                int n;
+                if (pgno == lockPgno)
+                {
+                    pgno++;
+                    continue;
+                }
                 if (wal is not null && frames.TryGetValue(pgno, out var frameOffset))
                 {
-                    n = RandomAccess.Read(wal, page, frameOffset + Sqlite.WalHeader.FrameHeaderSize);
+                    var page = buffer.AsSpan(0, pageSize);
+                    var n = RandomAccess.Read(wal, page, frameOffset + Sqlite.WalHeader.FrameHeaderSize);
+                    page[n..].Clear();
+                    encoder.WritePage(pgno, page);
+                    pgno++;
+                    continue;
                 }
-                else
+                var count = 1;
+                while (count < batch && pgno + count <= commit && pgno + count != lockPgno && (wal is null || !frames.ContainsKey(pgno + (uint)count)))
                 {
-                    n = database is null ? 0 : RandomAccess.Read(database, page, (long)(pgno - 1) * pageSize);
+                    count++;
                 }
-                // A page past the end of the file was never written: SQLite reads it as zeros.
-                page[n..].Clear();
-                encoder.WritePage(pgno, page);
+                var run = buffer.AsSpan(0, count * pageSize);
+                var read = database is null ? 0 : RandomAccess.Read(database, run, (long)(pgno - 1) * pageSize);
+                // Pages past the end of the file were never written: SQLite reads them as zeros.
+                run[read..].Clear();
+                for (var i = 0; i < count; i++)
+                {
+                    encoder.WritePage(pgno + (uint)i, run.Slice(i * pageSize, pageSize));
+                }
+                pgno += (uint)count;
             }
         }
         finally
@@ -283,10 +297,11 @@ public sealed partial class Db
         var temp = pool.Take() ?? System.IO.Path.Combine(LtxDir, $"{ReceivingPrefix}{System.IO.Path.GetFileName(final)}.{RandomNumberGenerator.GetInt32(int.MaxValue)}.tmp");
         try
         {
-            using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
+            using (var file = new StagedFileWriter(temp))
             {
                 using var tee = new PrefixedStream(headerBytes, payload, file);
                 LtxDecoder.Verify(tee);
+                file.Complete();
             }
             File.Move(temp, final, overwrite: true);
         }
@@ -323,6 +338,86 @@ public sealed partial class Db
             throw fatal;
         }
         return header;
+    }
+
+    /// <summary>
+    /// Writes a file through a pooled staging buffer: a small received file costs one write(2)
+    /// and no allocation; a large one is written in 1 MiB pieces.
+    /// </summary>
+    private sealed class StagedFileWriter : Stream
+    {
+        private const int StageSize = 1 << 20;
+        private readonly Microsoft.Win32.SafeHandles.SafeFileHandle _file;
+        private byte[]? _stage = ArrayPool<byte>.Shared.Rent(StageSize);
+        private int _staged;
+        private long _offset;
+
+        public StagedFileWriter(string path)
+        {
+            _file = File.OpenHandle(path, FileMode.Create, FileAccess.Write, FileShare.None);
+        }
+
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            var stage = _stage ?? throw new ObjectDisposedException(nameof(StagedFileWriter));
+            while (!buffer.IsEmpty)
+            {
+                var n = Math.Min(buffer.Length, stage.Length - _staged);
+                buffer[..n].CopyTo(stage.AsSpan(_staged));
+                _staged += n;
+                buffer = buffer[n..];
+                if (_staged == stage.Length)
+                {
+                    WriteStage();
+                }
+            }
+        }
+
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+        /// <summary>Writes what is staged; the file is complete.</summary>
+        public void Complete() => WriteStage();
+
+        private void WriteStage()
+        {
+            if (_staged > 0 && _stage is { } stage)
+            {
+                RandomAccess.Write(_file, stage.AsSpan(0, _staged), _offset);
+                _offset += _staged;
+                _staged = 0;
+            }
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            if (_stage is { } stage)
+            {
+                _stage = null;
+                ArrayPool<byte>.Shared.Return(stage);
+            }
+            _file.Dispose();
+            base.Dispose(disposing);
+        }
+
+        public override bool CanRead => false;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => true;
+
+        public override long Length => _offset + _staged;
+
+        public override long Position { get => Length; set => throw new NotSupportedException(); }
+
+        public override void Flush()
+        {
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
     }
 
     /// <summary>

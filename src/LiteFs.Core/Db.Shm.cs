@@ -11,6 +11,9 @@ public sealed partial class Db
     /// <summary>Set while the node rewrites the SHM header; SQLite's writes meanwhile are dropped.</summary>
     private bool _rewritingShm;
 
+    /// <summary>The SHM region rewritten after each applied file, kept between files (callers hold <see cref="_sync"/>).</summary>
+    private byte[]? _shmBuffer;
+
     /// <summary>
     /// Rewrites the SHM header so that SQLite connections see an empty WAL and a changed
     /// database (the change counter moves), and reread every page from the database file.
@@ -19,8 +22,9 @@ public sealed partial class Db
     private void RewriteShmHeader()
     {
         var shm = RequireHandle(DbFileKind.Shm, create: true);
-        var data = new byte[ShmSize];
-        RandomAccess.Read(shm, data, 0);
+        var data = _shmBuffer ??= new byte[ShmSize];
+        // Bytes past the end of a short file read as zeros.
+        data.AsSpan(RandomAccess.Read(shm, data, 0)).Clear();
         var (s0, s1, salt1, salt2, _) = WalState;
 
         var h = data.AsSpan(0, 48);

@@ -119,6 +119,23 @@ public sealed class LiteFsFileSystem : ICacheInvalidator, IDisposable
 
     private void Enqueue(Func<Errno> notify)
     {
+        // Off the request threads (applying replicated files) and with nothing queued, a
+        // notification is sent at once (outside the lock: the kernel may need requests answered
+        // that queue notifications themselves): no thread hop between a change and the kernel
+        // knowing of it. Invalidations only drop caches, so their order does not matter.
+        if (!FuseMount.IsRequestThread)
+        {
+            bool idle;
+            lock (_notifySync)
+            {
+                idle = _notifications.IsCompleted;
+            }
+            if (idle)
+            {
+                notify();
+                return;
+            }
+        }
         lock (_notifySync)
         {
             _notifications = _notifications.ContinueWith(_ => notify(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);

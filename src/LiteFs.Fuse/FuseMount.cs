@@ -104,6 +104,13 @@ public sealed partial class FuseMount : IDisposable
     }
 
     /// <summary>
+    /// Whether the calling thread serves FUSE requests (of any mount of this process). Kernel
+    /// notifications must not be sent synchronously from such a thread: the kernel may need that
+    /// very request answered, or another one this thread would serve, before it acts on them.
+    /// </summary>
+    public static bool IsRequestThread => FuseSession.IsRequestThread;
+
+    /// <summary>
     /// Tells the kernel to drop cached data of <paramref name="node"/> in [offset, offset+length)
     /// (length 0: to the end; negative offset: attributes only). Call it after changing a file's
     /// contents other than through the mount. Do not call it from inside an operation on the same node.

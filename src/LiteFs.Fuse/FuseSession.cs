@@ -84,8 +84,16 @@ internal sealed unsafe partial class FuseSession
         }
     }
 
+    /// <summary>Set on the threads that serve requests: a notification sent from one may wait for itself.</summary>
+    [ThreadStatic]
+    private static bool t_servesRequests;
+
+    /// <summary>Whether the calling thread is one of a session's request readers.</summary>
+    public static bool IsRequestThread => t_servesRequests;
+
     private void ReaderLoop(object? state)
     {
+        t_servesRequests = true;
         var reader = (Reader)state!;
         try
         {

@@ -108,8 +108,9 @@ public sealed partial class NodeServer
                 await response.Body.FlushAsync(stop.Token).ConfigureAwait(false);
             }
         }
-        catch (OperationCanceledException)
+        catch (Exception ex) when (ex is OperationCanceledException or IOException)
         {
+            // The client went away or the server is stopping.
         }
         finally
         {

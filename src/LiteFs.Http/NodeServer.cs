@@ -49,6 +49,7 @@ public sealed partial class NodeServer : IAsyncDisposable
     private readonly CancellationTokenSource _shutdown = new();
     private readonly ConcurrentDictionary<ulong, int> _connectedReplicas = new();
     private KestrelServer? _server;
+    private ServiceProvider? _services;
     private NodeClient? _client;
     private int _streamCount;
     private int _disposed;
@@ -100,13 +101,14 @@ public sealed partial class NodeServer : IAsyncDisposable
         }
         var address = ListenAddress.Parse(_options.Address);
         var ip = address.Resolve();
+        _services ??= new ServiceCollection().BuildServiceProvider();
         var kestrel = new KestrelServerOptions
         {
             AddServerHeader = false,
             // h2c connections look like TLS to Kestrel (see H2cPrefaceDetector), so their
             // requests' ":scheme: http" must be accepted as an alternate scheme.
             AllowAlternateSchemes = true,
-            ApplicationServices = new ServiceCollection().BuildServiceProvider(),
+            ApplicationServices = _services,
         };
         // Go's server has no minimum data rates: a replica busy applying a snapshot may read slowly.
         kestrel.Limits.MinResponseDataRate = null;
@@ -168,6 +170,10 @@ public sealed partial class NodeServer : IAsyncDisposable
             await StopAsync(timeout.Token).ConfigureAwait(false);
         }
         _server?.Dispose();
+        if (_services is not null)
+        {
+            await _services.DisposeAsync().ConfigureAwait(false);
+        }
         _client?.Dispose();
         _shutdown.Dispose();
     }

@@ -232,8 +232,9 @@ public sealed class ReplicationTests : IDisposable
         }
         var replica = NewStore("replica", primary: false);
         var primary = new CapturedPrimary(body, "LFSCC4107E101BBC6363");
-        Follow(replica, primary);
+        var client = Follow(replica, primary);
         WaitFor(() => primary.Requests.Count >= 2, "a reconnect after the bad stream");
+        client.Dispose(); // no receive in progress while the directory is inspected
         var db = replica.Find("wal4096.db");
         Assert.NotNull(db);
         Assert.Equal(Pos.Zero, db.Pos);

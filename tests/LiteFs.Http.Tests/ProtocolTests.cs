@@ -36,6 +36,33 @@ public class ProtocolTests
     }
 
     [Fact]
+    public async Task Curl_UpgradeH2c_ServedAsHttp1()
+    {
+        // Upgrade: h2c is optional for the server; such a request is answered in HTTP/1.1.
+        await using var node = await NodeFixture.StartAsync();
+        var (exit, output) = await RunAsync("/usr/bin/curl", "-sS", "--http2", "-o", "/dev/null", "-w", "%{http_version} %{http_code}", node.Url + "/info");
+        Assert.Equal(0, exit);
+        Assert.Equal("1.1 200", output);
+    }
+
+    [Fact]
+    public async Task Curl_StreamAsUpstreamCaptures_ReadyAndHeartbeats()
+    {
+        await using var node = await NodeFixture.StartAsync();
+        var body = Path.Combine(node.Dir.Path, "request-body.bin");
+        var output = Path.Combine(node.Dir.Path, "response-body.bin");
+        File.WriteAllBytes(body, [0, 0, 0, 0]);
+        var (exit, _) = await RunAsync("/usr/bin/curl", "-sS", "--http2-prior-knowledge", "-X", "POST", "-H", "Litefs-Id: 1234567890ABCDEF",
+            "-H", "Content-Type:", "--data-binary", "@" + body, "-o", output, "--max-time", "2", node.Url + "/stream");
+        Assert.Equal(28, exit); // stopped by --max-time: the stream never ends by itself
+        var bytes = File.ReadAllBytes(output);
+        Assert.Equal([0, 0, 0, 2, 0, 0, 0, 7], bytes[..8]);
+        // READY, then a HEARTBEAT at once and one a second later (a third may just make it).
+        Assert.InRange(bytes.Length, 4 + (12 * 2), 4 + (12 * 3));
+        Assert.Equal(0, (bytes.Length - 4) % 12);
+    }
+
+    [Fact]
     public async Task Preface_SentByteByByte_StillHttp2()
     {
         await using var node = await NodeFixture.StartAsync();

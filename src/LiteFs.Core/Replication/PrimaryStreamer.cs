@@ -182,11 +182,43 @@ public sealed partial class PrimaryStreamer
     {
         LogSnapshot(db.Name);
         writer.WriteLtxHeader(db.Name);
-        using var chunked = new ChunkedWriteStream(writer.Output);
-        var pos = db.WriteSnapshot(chunked, _snapshotTimeout, cancellationToken);
-        chunked.Complete();
+        // Chunks reach the transport in writes of 256 KiB, not one write (and flush) per chunk.
+        using var buffered = new BufferedStream(new NonClosing(writer.Output), 256 * 1024);
+        Pos pos;
+        using (var chunked = new ChunkedWriteStream(buffered))
+        {
+            pos = db.WriteSnapshot(chunked, _snapshotTimeout, cancellationToken);
+            chunked.Complete();
+        }
+        buffered.Flush();
         writer.Flush();
         return pos;
+    }
+
+    /// <summary>Passes writes through; disposing it leaves the response open.</summary>
+    private sealed class NonClosing(Stream inner) : Stream
+    {
+        public override void Write(ReadOnlySpan<byte> buffer) => inner.Write(buffer);
+
+        public override void Write(byte[] buffer, int offset, int count) => inner.Write(buffer, offset, count);
+
+        public override void Flush() => inner.Flush();
+
+        public override bool CanRead => false;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => true;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
     }
 
     private static void TryWrite(Action write)

@@ -38,6 +38,10 @@ public sealed partial class ReplicaClient : IDisposable
     private int _unsynced;
     private long _lastActivity;
     private volatile PrimaryStream? _current;
+    private int _disposed;
+
+    /// <summary>Attempts in a row that failed before the primary's READY arrived.</summary>
+    private int _failures;
 
     /// <summary>Creates the loop; nothing happens until <see cref="Start"/>.</summary>
     public ReplicaClient(Store store, IPrimaryClient client, ReplicaOptions? options = null, ILogger? logger = null)
@@ -90,11 +94,23 @@ public sealed partial class ReplicaClient : IDisposable
                     LogStreamError(url, Describe(ex));
                 }
             }
-            if (!handoff && token.WaitHandle.WaitOne(_options.ReconnectDelay))
+            if (!handoff && token.WaitHandle.WaitOne(NextDelay()))
             {
                 break;
             }
         }
+    }
+
+    /// <summary>
+    /// The pause before the next attempt: the reconnect delay after a stream that worked, then
+    /// doubling with each attempt that fails in a row, up to 5 s (or the delay itself if larger),
+    /// so an unreachable primary is not hammered and a restarted one is found quickly.
+    /// </summary>
+    private TimeSpan NextDelay()
+    {
+        var failures = Math.Min(_failures, 16);
+        var cap = Math.Max(_options.ReconnectDelay.Ticks, TimeSpan.FromSeconds(5).Ticks);
+        return TimeSpan.FromTicks(Math.Min(cap, _options.ReconnectDelay.Ticks << Math.Max(0, failures - 1)));
     }
 
     /// <summary>One connection: returns true when it ended with a handoff.</summary>
@@ -121,6 +137,7 @@ public sealed partial class ReplicaClient : IDisposable
 
     private bool Stream(string url, Dictionary<string, Pos> positions, CancellationToken token)
     {
+        _failures++;
         using var stream = _client.OpenStreamAsync(url, _store.NodeId, positions, _options.Databases, token).GetAwaiter().GetResult();
         _store.CheckClusterId(stream.ClusterId);
         LogConnected(url, positions.Count);
@@ -130,7 +147,9 @@ public sealed partial class ReplicaClient : IDisposable
         using var abort = token.Register(stream.Dispose);
         try
         {
-            var reader = new StreamFrameReader(stream.Body);
+            // Frames are read in pieces of a few bytes: one buffer between them and the transport.
+            using var body = new BufferedStream(stream.Body, 64 * 1024);
+            var reader = new StreamFrameReader(body);
             while (reader.Read() is { } frame)
             {
                 Touch();
@@ -146,6 +165,7 @@ public sealed partial class ReplicaClient : IDisposable
                         }
                         break;
                     case StreamFrameType.Ready:
+                        _failures = 0;
                         if (!_store.IsReady)
                         {
                             LogReady();
@@ -219,6 +239,10 @@ public sealed partial class ReplicaClient : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
         _stop.Cancel();
         _current?.Dispose();
         _thread?.Join(TimeSpan.FromSeconds(10));
