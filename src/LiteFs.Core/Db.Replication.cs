@@ -253,10 +253,11 @@ public sealed partial class Db
     }
 
     /// <summary>
-    /// Receives one streamed LTX file on a replica: takes the write lock, checks the position
-    /// (unless it is a snapshot), stores the file while verifying it completely, renames it into
-    /// place and applies it. Nothing touches the database before the whole file verified; a cut
-    /// or corrupt payload leaves no trace. A failure while applying a verified file is fatal.
+    /// Receives one streamed LTX file on a replica: checks the position (unless it is a
+    /// snapshot), stores the file while verifying it completely, then takes the write lock,
+    /// renames the file into place and applies it. Nothing touches the database before the whole
+    /// file verified, and readers are held off only while a verified file is applied; a cut or
+    /// corrupt payload leaves no trace. A failure while applying a verified file is fatal.
     /// </summary>
     /// <returns>The applied file's header; or null when the file came from this node and was skipped.</returns>
     public LtxHeader? ReceiveLtx(ChunkedReadStream payload, CancellationToken cancellationToken)
@@ -274,7 +275,6 @@ public sealed partial class Db
         }
         var header = LtxHeader.Read(headerBytes);
 
-        using var locks = AcquireWriteLock(cancellationToken);
         if (header.NodeId == _host.NodeId)
         {
             // Written here and forwarded to the primary: already applied.
@@ -282,6 +282,8 @@ public sealed partial class Db
             LtxDecoder.Verify(skip);
             return null;
         }
+        // Only this replica's stream moves its position, so it is checked before the file is
+        // received (a mismatch means a resync: nothing to receive) and again under the lock.
         if (!header.IsSnapshot && Pos != header.PreApplyPos)
         {
             throw new PositionMismatchException(Name, Pos, header.PreApplyPos);
@@ -295,13 +297,22 @@ public sealed partial class Db
         }
         // A file made ahead of time: creating one costs more than the rest of a small apply.
         var temp = pool.Take() ?? System.IO.Path.Combine(LtxDir, $"{ReceivingPrefix}{System.IO.Path.GetFileName(final)}.{RandomNumberGenerator.GetInt32(int.MaxValue)}.tmp");
+        LockSet locks;
         try
         {
+            // Received and verified before any lock is taken: a slow or stalled transfer (a
+            // large snapshot) never holds up the replica's readers.
             using (var file = new StagedFileWriter(temp))
             {
                 using var tee = new PrefixedStream(headerBytes, payload, file);
                 LtxDecoder.Verify(tee);
                 file.Complete();
+            }
+            locks = AcquireWriteLock(cancellationToken);
+            if (!header.IsSnapshot && Pos != header.PreApplyPos)
+            {
+                locks.Dispose();
+                throw new PositionMismatchException(Name, Pos, header.PreApplyPos);
             }
             File.Move(temp, final, overwrite: true);
         }
@@ -311,6 +322,7 @@ public sealed partial class Db
             throw;
         }
 
+        using var held = locks;
         try
         {
             if (header.IsSnapshot)

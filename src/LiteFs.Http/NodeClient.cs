@@ -36,9 +36,16 @@ public sealed class NodeClient : IPrimaryClient, IDisposable
     /// <summary>Creates a client; <paramref name="connectTimeout"/> bounds each TCP connect (default 5 s).</summary>
     public NodeClient(TimeSpan? connectTimeout = null)
     {
-        var handler = new SocketsHttpHandler
+        _connectTimeout = connectTimeout ?? TimeSpan.FromSeconds(5);
+        _http = new HttpClient(NewHandler(_connectTimeout)) { Timeout = Timeout.InfiniteTimeSpan };
+    }
+
+    private readonly TimeSpan _connectTimeout;
+
+    private static SocketsHttpHandler NewHandler(TimeSpan connectTimeout) =>
+        new()
         {
-            ConnectTimeout = connectTimeout ?? TimeSpan.FromSeconds(5),
+            ConnectTimeout = connectTimeout,
             // A stream is unbounded in time; a dead peer is found by pings (and the replica's own
             // stall watchdog), not by a request timeout.
             KeepAlivePingDelay = TimeSpan.FromSeconds(10),
@@ -50,8 +57,6 @@ public sealed class NodeClient : IPrimaryClient, IDisposable
             UseProxy = false,
             AllowAutoRedirect = false,
         };
-        _http = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
-    }
 
     /// <summary>
     /// The URL of <paramref name="endpoint"/> on the node at <paramref name="baseUrl"/>: scheme
@@ -82,17 +87,22 @@ public sealed class NodeClient : IPrimaryClient, IDisposable
         var query = filter is { Count: > 0 } ? "filter=" + Uri.EscapeDataString(string.Join(',', filter)) : null;
         using var request = NewRequest(HttpMethod.Post, BuildUrl(primaryUrl, "/stream", query), nodeId);
         request.Content = new ByteArrayContent(PosMapCodec.Encode(positions));
-        var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+        // Each stream has a connection of its own, closed with it: a replica that drops a stream
+        // as dead must not send its next attempt down the same dead connection.
+        var http = new HttpClient(NewHandler(_connectTimeout)) { Timeout = Timeout.InfiniteTimeSpan };
+        HttpResponseMessage? response = null;
         try
         {
+            response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
             EnsureOk(response);
             var clusterId = response.Headers.TryGetValues("Litefs-Cluster-Id", out var values) ? values.FirstOrDefault() : null;
             var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-            return new PrimaryStream(clusterId, body, response);
+            return new PrimaryStream(clusterId, body, new Owned(response, http));
         }
         catch
         {
-            response.Dispose();
+            response?.Dispose();
+            http.Dispose();
             throw;
         }
     }
@@ -164,4 +174,14 @@ public sealed class NodeClient : IPrimaryClient, IDisposable
 
     /// <inheritdoc />
     public void Dispose() => _http.Dispose();
+
+    /// <summary>A stream's response and the client that holds its connection, released together.</summary>
+    private sealed class Owned(HttpResponseMessage response, HttpClient http) : IDisposable
+    {
+        public void Dispose()
+        {
+            response.Dispose();
+            http.Dispose();
+        }
+    }
 }

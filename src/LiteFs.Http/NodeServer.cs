@@ -114,6 +114,10 @@ public sealed partial class NodeServer : IAsyncDisposable
         kestrel.Limits.MinResponseDataRate = null;
         kestrel.Limits.MinRequestBodyDataRate = null;
         kestrel.Limits.MaxRequestBodySize = null;
+        // A replica that vanished without closing its connection leaves a stream blocked on flow
+        // control; pings find such connections and end them (and their streams).
+        kestrel.Limits.Http2.KeepAlivePingDelay = TimeSpan.FromSeconds(10);
+        kestrel.Limits.Http2.KeepAlivePingTimeout = TimeSpan.FromSeconds(20);
         void Configure(ListenOptions listen)
         {
             listen.Protocols = HttpProtocols.Http1AndHttp2;
