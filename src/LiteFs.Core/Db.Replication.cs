@@ -356,7 +356,7 @@ public sealed partial class Db
     /// Writes a file through a pooled staging buffer: a small received file costs one write(2)
     /// and no allocation; a large one is written in 1 MiB pieces.
     /// </summary>
-    private sealed class StagedFileWriter : Stream
+    private sealed class StagedFileWriter : WriteOnlyStream
     {
         private const int StageSize = 1 << 20;
         private readonly Microsoft.Win32.SafeHandles.SafeFileHandle _file;
@@ -385,8 +385,6 @@ public sealed partial class Db
             }
         }
 
-        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
-
         /// <summary>Writes what is staged; the file is complete.</summary>
         public void Complete() => WriteStage();
 
@@ -410,33 +408,13 @@ public sealed partial class Db
             _file.Dispose();
             base.Dispose(disposing);
         }
-
-        public override bool CanRead => false;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => true;
-
-        public override long Length => _offset + _staged;
-
-        public override long Position { get => Length; set => throw new NotSupportedException(); }
-
-        public override void Flush()
-        {
-        }
-
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
     }
 
     /// <summary>
     /// Reads a prefix already taken from a stream, then the stream itself, copying everything
     /// read into <c>copy</c> (if given): stores a file while the decoder verifies it.
     /// </summary>
-    private sealed class PrefixedStream(byte[] prefix, Stream source, Stream? copy) : Stream
+    private sealed class PrefixedStream(byte[] prefix, Stream source, Stream? copy) : ReadOnlyStream
     {
         private int _prefixOffset;
 
@@ -456,27 +434,5 @@ public sealed partial class Db
             copy?.Write(buffer[..n]);
             return n;
         }
-
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }

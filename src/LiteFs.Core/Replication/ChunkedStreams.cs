@@ -7,7 +7,7 @@ namespace LiteFs.Core.Replication;
 /// Reads the chunked encoding of the replication stream (<c>u16</c> length, data, until a zero
 /// length) as a plain stream that ends at the terminator. The inner stream is left just after it.
 /// </summary>
-public sealed class ChunkedReadStream : Stream
+public sealed class ChunkedReadStream : ReadOnlyStream
 {
     private readonly Stream _inner;
     private int _remaining;
@@ -53,9 +53,6 @@ public sealed class ChunkedReadStream : Stream
         return n;
     }
 
-    /// <inheritdoc />
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
     /// <summary>Reads and discards the rest of the payload, through the terminator.</summary>
     public void Drain()
     {
@@ -87,33 +84,7 @@ public sealed class ChunkedReadStream : Stream
     }
 
     /// <inheritdoc />
-    public override bool CanRead => true;
-
-    /// <inheritdoc />
-    public override bool CanSeek => false;
-
-    /// <inheritdoc />
-    public override bool CanWrite => false;
-
-    /// <inheritdoc />
-    public override long Length => throw new NotSupportedException();
-
-    /// <inheritdoc />
     public override long Position { get => BytesRead; set => throw new NotSupportedException(); }
-
-    /// <inheritdoc />
-    public override void Flush()
-    {
-    }
-
-    /// <inheritdoc />
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    /// <inheritdoc />
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    /// <inheritdoc />
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }
 
 /// <summary>
@@ -121,7 +92,7 @@ public sealed class ChunkedReadStream : Stream
 /// and written as <c>u16</c> length plus data; <see cref="Complete"/> writes the zero terminator.
 /// Disposing does not close the inner stream.
 /// </summary>
-public sealed class ChunkedWriteStream : Stream
+public sealed class ChunkedWriteStream : WriteOnlyStream
 {
     /// <summary>The largest chunk this writer emits.</summary>
     public const int ChunkSize = 32 * 1024;
@@ -152,9 +123,6 @@ public sealed class ChunkedWriteStream : Stream
             }
         }
     }
-
-    /// <inheritdoc />
-    public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
 
     /// <summary>Writes any buffered data and the terminator.</summary>
     public void Complete()
@@ -189,28 +157,4 @@ public sealed class ChunkedWriteStream : Stream
         }
         base.Dispose(disposing);
     }
-
-    /// <inheritdoc />
-    public override bool CanRead => false;
-
-    /// <inheritdoc />
-    public override bool CanSeek => false;
-
-    /// <inheritdoc />
-    public override bool CanWrite => true;
-
-    /// <inheritdoc />
-    public override long Length => throw new NotSupportedException();
-
-    /// <inheritdoc />
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-    /// <inheritdoc />
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-    /// <inheritdoc />
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    /// <inheritdoc />
-    public override void SetLength(long value) => throw new NotSupportedException();
 }

@@ -196,29 +196,11 @@ public sealed partial class PrimaryStreamer
     }
 
     /// <summary>Passes writes through; disposing it leaves the response open.</summary>
-    private sealed class NonClosing(Stream inner) : Stream
+    private sealed class NonClosing(Stream inner) : WriteOnlyStream
     {
         public override void Write(ReadOnlySpan<byte> buffer) => inner.Write(buffer);
 
-        public override void Write(byte[] buffer, int offset, int count) => inner.Write(buffer, offset, count);
-
         public override void Flush() => inner.Flush();
-
-        public override bool CanRead => false;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => true;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
     }
 
     private static void TryWrite(Action write)
