@@ -62,7 +62,8 @@ public sealed partial class Db
         _filePool ??= new LtxFilePool(LtxDir);
         var temp = _filePool.Take() ?? final + ".tmp";
         var sync = _syncRequested;
-        using (var file = File.OpenHandle(temp, FileMode.OpenOrCreate, FileAccess.Write, FileShare.None))
+        // Create truncates: a file of that name left by a killed process may be longer than this one.
+        using (var file = File.OpenHandle(temp, FileMode.Create, FileAccess.Write, FileShare.None))
         {
             RandomAccess.Write(file, _ltxBuffer.GetBuffer().AsSpan(0, (int)_ltxBuffer.Length), 0);
             if (sync)

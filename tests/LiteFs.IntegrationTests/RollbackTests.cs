@@ -1,3 +1,4 @@
+using LiteFs.Ltx;
 using Microsoft.Data.Sqlite;
 
 namespace LiteFs.IntegrationTests;
@@ -87,6 +88,27 @@ public class RollbackTests
         node.Restart();
         Assert.Equal(pos, File.ReadAllText(node.Path("app.db-pos")));
         Assert.Equal("3\n", Sql.Cli(path, "INSERT INTO t VALUES (3); SELECT count(*) FROM t;"));
+        node.AssertReplicable("app.db");
+    }
+
+    // A node killed while writing NEXT.ltx.tmp leaves it behind; the first commit after a start
+    // (before the pool of ready files has any) writes the same name. The file must be exactly
+    // the new transaction, not the new bytes followed by the old file's tail.
+    [Theory]
+    [InlineData("WAL")]
+    [InlineData("DELETE")]
+    public void Commit_OverLongerLeftoverTempFile_WritesExactFile(string journalMode)
+    {
+        using var node = new NodeFixture();
+        var path = node.Path("app.db");
+        Sql.Cli(path, $"PRAGMA journal_mode={journalMode}; CREATE TABLE t (x);");
+        node.Restart();
+        var next = Pos.Parse(File.ReadAllText(node.Path("app.db-pos")).TrimEnd()).TxId.Next;
+        var leftover = Path.Combine(node.DbDir("app.db"), "ltx", LtxFileName.Format(next, next) + ".tmp");
+        var garbage = new byte[50_000];
+        new Random(5).NextBytes(garbage);
+        File.WriteAllBytes(leftover, garbage);
+        Sql.Cli(path, "INSERT INTO t VALUES (1);");
         node.AssertReplicable("app.db");
     }
 
