@@ -136,45 +136,42 @@ public sealed partial class PrimaryStreamer
         {
             return SendSnapshot(writer, db, cancellationToken); // removed by retention meanwhile
         }
-        using (file)
+        byte[]? rented = null;
+        try
         {
+            // A small file is read once and verified and sent from memory; a large one is
+            // verified, then read again as it is sent.
+            Stream source = file;
             if (file.Length <= InMemoryFileLimit)
             {
-                var bytes = ArrayPool<byte>.Shared.Rent((int)file.Length);
-                try
-                {
-                    var length = (int)file.Length;
-                    file.ReadExactly(bytes, 0, length);
-                    var (header, trailer, _) = LtxDecoder.Verify(new MemoryStream(bytes, 0, length, writable: false));
-                    if (header.PreApplyChecksum != client.PostApplyChecksum)
-                    {
-                        return SendSnapshot(writer, db, cancellationToken);
-                    }
-                    writer.WriteLtx(db.Name, bytes.AsSpan(0, length));
-                    writer.WriteHwm(db.Name, TxId.Zero);
-                    writer.Flush();
-                    return new Pos(header.MaxTxId, trailer.PostApplyChecksum);
-                }
-                finally
-                {
-                    ArrayPool<byte>.Shared.Return(bytes);
-                }
+                var length = (int)file.Length;
+                rented = ArrayPool<byte>.Shared.Rent(length);
+                file.ReadExactly(rented, 0, length);
+                source = new MemoryStream(rented, 0, length, writable: false);
             }
-            var (bigHeader, bigTrailer, _) = LtxDecoder.Verify(file);
-            if (bigHeader.PreApplyChecksum != client.PostApplyChecksum)
+            var (header, trailer, _) = LtxDecoder.Verify(source);
+            if (header.PreApplyChecksum != client.PostApplyChecksum)
             {
                 return SendSnapshot(writer, db, cancellationToken);
             }
-            file.Position = 0;
+            source.Position = 0;
             writer.WriteLtxHeader(db.Name);
             using (var chunked = new ChunkedWriteStream(writer.Output))
             {
-                file.CopyTo(chunked, ChunkedWriteStream.ChunkSize);
+                source.CopyTo(chunked, ChunkedWriteStream.ChunkSize);
                 chunked.Complete();
             }
             writer.WriteHwm(db.Name, TxId.Zero);
             writer.Flush();
-            return new Pos(bigHeader.MaxTxId, bigTrailer.PostApplyChecksum);
+            return new Pos(header.MaxTxId, trailer.PostApplyChecksum);
+        }
+        finally
+        {
+            file.Dispose();
+            if (rented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
         }
     }
 
