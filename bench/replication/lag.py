@@ -4,8 +4,9 @@
   lag.py write PRIMARY_DB SECONDS RATE OUT      single-row INSERTs at RATE tx/s (0 = as fast as
                                                  possible) in WAL+NORMAL; writes "txid commit_ns"
                                                  lines (CLOCK_MONOTONIC, end of each COMMIT)
-  lag.py watch POS_FILE TXID_LIMIT OUT          polls a replica's NAME-pos and writes "txid seen_ns"
-                                                 the first time each TXID (or a later one) is seen
+  lag.py watch API_URL DB TXID_LIMIT OUT        follows a replica's /events stream and writes
+                                                 "txid seen_ns" the first time each TXID (or a
+                                                 later one) is applied there
   lag.py report COMMITS SEEN...                 lag percentiles per replica from the two files
 """
 import os
@@ -53,27 +54,37 @@ def write(db, seconds, rate, out):
           f"commit ms p50 {pct(durations, 50):.2f} p99 {pct(durations, 99):.2f}")
 
 
-def watch(pos, limit, out):
-    # One descriptor, read with pread: NAME-pos is served without caching, so each poll is one
-    # read request to the replica's file system (not open + read + release).
+def watch(url, db, limit, out):
+    # The replica's /events stream announces each applied file as it is applied: no polling, so
+    # the watcher costs next to nothing on the cores the nodes share. A file of several
+    # transactions (group commit) makes each of them visible at once.
+    import http.client
+    import json
+    import urllib.parse
     limit = int(limit)
     seen = []
     last = 0
-    deadline = time.monotonic() + 600
-    fd = os.open(pos, os.O_RDONLY)
-    while last < limit and time.monotonic() < deadline:
-        try:
-            txid = int(os.pread(fd, 64, 0).split(b"/")[0], 16)
-        except (OSError, ValueError):
-            txid = 0
-        if txid > last:
+    u = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=600)
+    conn.request("GET", "/events")
+    resp = conn.getresponse()
+    try:
+        while last < limit:
+            line = resp.readline()
+            if not line:
+                break
             t = time.monotonic_ns()
-            for i in range(last + 1, txid + 1):
-                seen.append((i, t))
-            last = txid
-        else:
-            time.sleep(0.0002)
-    os.close(fd)
+            event = json.loads(line)
+            if event.get("type") != "tx" or event.get("db") != db:
+                continue
+            txid = int(event["data"]["txID"], 16)
+            if txid > last:
+                for i in range(last + 1, txid + 1):
+                    seen.append((i, t))
+                last = txid
+    except KeyboardInterrupt:
+        pass  # run.sh stops a watcher this way once the replicas caught up with a short writer
+    conn.close()
     with open(out, "w") as f:
         for i, t in seen:
             f.write(f"{i} {t}\n")

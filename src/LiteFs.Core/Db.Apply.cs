@@ -62,7 +62,7 @@ public sealed partial class Db
                 _host.Invalidator.InvalidateData(Name, DbFileKind.Database, 0, -1);
             }
             _host.Invalidator.InvalidateEntry(Name + "-pos");
-            _host.OnTransaction(this, header, Pos);
+            _host.OnTransaction(this, header, _pos);
         }
     }
 
@@ -142,11 +142,12 @@ public sealed partial class Db
         }
         lock (_sync)
         {
+            SettleWal(durable: false);
             if (PageSize == 0)
             {
                 throw new LiteFsException($"{Name}: cannot record the deletion of a database whose page size is unknown");
             }
-            var header = NewHeader(Pos.TxId.Next, 0);
+            var header = NewHeader(_pos.TxId.Next, 0);
             FinishLtx(BeginLtx(header), Checksum.Flag);
             RemoveDatabaseFiles();
             Committed(header, Checksum.Flag);

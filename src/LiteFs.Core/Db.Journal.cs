@@ -118,7 +118,7 @@ public sealed partial class Db
         Span<byte> header = stackalloc byte[SqliteDatabase.HeaderSize];
         var n = RandomAccess.Read(database, header, 0);
         var commit = n < SqliteDatabase.HeaderSize ? 0u : BinaryPrimitives.ReadUInt32BigEndian(header[HeaderPageCountOffset..]);
-        var txid = Pos.TxId.Next;
+        var txid = _pos.TxId.Next;
         var snapshot = txid.Value == 1;
         var lockPgno = LockPgno;
 

@@ -12,9 +12,17 @@ public sealed partial class Db
     public LockResult Lock(DbFileKind kind, ulong owner, LockRequest request, long start, long end)
     {
         var locks = LocksIn(kind, start, end);
-        if (request == LockRequest.Unlock && kind == DbFileKind.Shm && start <= DbLocks.ShmWriteByte && end >= DbLocks.ShmWriteByte)
+        if (kind == DbFileKind.Shm)
         {
-            BeforeWriteLockRelease(owner);
+            if (request == LockRequest.Unlock && start <= DbLocks.ShmWriteByte && end >= DbLocks.ShmWriteByte)
+            {
+                BeforeWriteLockRelease(owner);
+            }
+            else if (request == LockRequest.Write && start <= DbLocks.ShmCkptByte && end >= DbLocks.ShmCkptByte)
+            {
+                // A checkpoint may begin: its first database write settles the WAL again.
+                _checkpointSettled = false;
+            }
         }
         return Locks.TryLock(locks, owner, request);
     }

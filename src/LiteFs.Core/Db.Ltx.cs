@@ -15,15 +15,18 @@ public sealed partial class Db
     private bool _syncRequested;
 
     /// <summary>Header of the next local transaction's LTX file.</summary>
-    private LtxHeader NewHeader(TxId txid, uint commit, long walOffset = 0, long walSize = 0, uint salt1 = 0, uint salt2 = 0) => new()
+    private LtxHeader NewHeader(TxId txid, uint commit) => NewHeader(txid, txid, commit, 0, 0, 0, 0);
+
+    /// <summary>Header of the LTX file of the next local transactions, <paramref name="first"/> to <paramref name="last"/>.</summary>
+    private LtxHeader NewHeader(TxId first, TxId last, uint commit, long walOffset, long walSize, uint salt1, uint salt2) => new()
     {
         Flags = _host.Compress ? LtxLayout.FlagCompressLz4 : 0,
         PageSize = PageSize,
         Commit = commit,
-        MinTxId = txid,
-        MaxTxId = txid,
+        MinTxId = first,
+        MaxTxId = last,
         Timestamp = _host.Time.GetUtcNow().ToUnixTimeMilliseconds(),
-        PreApplyChecksum = txid.Value == 1 ? default : Pos.PostApplyChecksum,
+        PreApplyChecksum = first.Value == 1 ? default : _pos.PostApplyChecksum,
         WalOffset = walOffset,
         WalSize = walSize,
         WalSalt1 = salt1,
@@ -57,7 +60,7 @@ public sealed partial class Db
         if (File.Exists(final))
         {
             // A TXID is used once: never replace a file already in the history.
-            throw new LiteFsException($"{Name}: {System.IO.Path.GetFileName(final)} already exists; the position {Pos} is behind the LTX files");
+            throw new LiteFsException($"{Name}: {System.IO.Path.GetFileName(final)} already exists; the position {_pos} is behind the LTX files");
         }
         _filePool ??= new LtxFilePool(LtxDir);
         var temp = _filePool.Take() ?? final + ".tmp";
@@ -72,6 +75,7 @@ public sealed partial class Db
             }
         }
         File.Move(temp, final, overwrite: true);
+        NoteLtxRange(header.MinTxId, header.MaxTxId);
         // Renamed: the transaction is part of the history, whatever happens next.
         Pos = new Pos(header.MaxTxId, postApply);
         if (sync)
@@ -113,6 +117,6 @@ public sealed partial class Db
         Pos = new Pos(header.MaxTxId, postApply);
         Timestamp = header.Timestamp;
         _host.Invalidator.InvalidateEntry(Name + "-pos");
-        _host.OnTransaction(this, header, Pos);
+        _host.OnTransaction(this, header, _pos);
     }
 }

@@ -38,6 +38,11 @@ public sealed partial class Db
             ReadHeader();
 
             var newest = NewestIntactLtx(out var newestHeader);
+            _ltxRangeEnds.Clear();
+            foreach (var (min, max, _) in LtxFiles())
+            {
+                NoteLtxRange(min, max);
+            }
             long tail = 0;
             if (newest is not null)
             {
@@ -99,19 +104,13 @@ public sealed partial class Db
         _walSalt2 = reader.Header.Salt2;
         (_walS0, _walS1) = reader.Checksum;
         _walTxStart = tail;
-        var before = Pos;
-        while (true)
+        var before = _pos;
+        while (CommitWal())
         {
-            var txid = Pos.TxId;
-            CommitWal();
-            if (Pos.TxId == txid)
-            {
-                break;
-            }
         }
-        if (Pos != before)
+        if (_pos != before)
         {
-            _log.LogWarning("database {Name}: recovered WAL transactions after {Before} that had no LTX file; now at {Pos}", Name, before, Pos);
+            _log.LogWarning("database {Name}: recovered WAL transactions after {Before} that had no LTX file; now at {Pos}", Name, before, _pos);
         }
         CheckpointWal();
     }
@@ -247,6 +246,15 @@ public sealed partial class Db
                 return end;
             }
         }
+        if (_host.IsWritable(this) && size > WalHeader.Size && header.HasValidMagic)
+        {
+            // A WAL of another generation on a writer is the one after the newest LTX file: SQLite
+            // starts a new generation only once the previous one is checkpointed whole, and the
+            // node records (durably) every transaction of a generation before its header is
+            // replaced. Its committed transactions are recorded next.
+            _log.LogInformation("database {Name}: the WAL is a new generation after the newest LTX file; recording its transactions", Name);
+            return WalHeader.Size;
+        }
         _log.LogInformation("database {Name}: WAL salts differ from the newest LTX file; setting it aside as wal.removed", Name);
         CloseHandle(DbFileKind.Wal);
         File.Move(walPath, System.IO.Path.Combine(Path, "wal.removed"), overwrite: true);
@@ -369,6 +377,7 @@ public sealed partial class Db
     /// </summary>
     internal void CheckpointWal(bool rewriteShm = true, long limit = long.MaxValue)
     {
+        SettleWal(durable: true);
         var database = Handle(DbFileKind.Database, create: false);
         var wal = Handle(DbFileKind.Wal, create: false);
         if (database is null || wal is null)

@@ -149,8 +149,33 @@ public sealed partial class Db
     /// <summary>The stored LTX file holding exactly transaction <paramref name="txid"/>, or null if retention removed it.</summary>
     public string? LtxFilePath(TxId txid)
     {
+        if (_ltxRangeEnds.TryGetValue(txid.Value, out var max))
+        {
+            var ranged = System.IO.Path.Combine(LtxDir, LtxFileName.Format(txid, new TxId(max)));
+            if (File.Exists(ranged))
+            {
+                return ranged;
+            }
+            _ltxRangeEnds.TryRemove(txid.Value, out _);
+        }
         var path = System.IO.Path.Combine(LtxDir, LtxFileName.Format(txid, txid));
         return File.Exists(path) ? path : null;
+    }
+
+    /// <summary>
+    /// Where the stored files holding several transactions end, by first TXID (group commits
+    /// here, or received from a primary that groups them): a file is looked up by its first TXID
+    /// without listing the directory.
+    /// </summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<ulong, ulong> _ltxRangeEnds = new();
+
+    /// <summary>Notes a stored file's TXID range when it holds several transactions.</summary>
+    private void NoteLtxRange(TxId min, TxId max)
+    {
+        if (min.Value > 1 && max.Value > min.Value)
+        {
+            _ltxRangeEnds[min.Value] = max.Value;
+        }
     }
 
     /// <summary>
@@ -172,6 +197,9 @@ public sealed partial class Db
         Dictionary<uint, long> frames;
         lock (_sync)
         {
+            // Every committed transaction recorded: the database file and the WAL frames read
+            // below then hold exactly the position's pages.
+            SettleWal(durable: false);
             pos = _pos;
             commit = PageCount;
             pageSize = PageSize;
@@ -315,6 +343,7 @@ public sealed partial class Db
                 throw new PositionMismatchException(Name, Pos, header.PreApplyPos);
             }
             File.Move(temp, final, overwrite: true);
+            NoteLtxRange(header.MinTxId, header.MaxTxId);
         }
         catch
         {

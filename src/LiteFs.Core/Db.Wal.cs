@@ -22,6 +22,21 @@ public sealed partial class Db
 
     private int FrameSize => WalHeader.FrameHeaderSize + PageSize;
 
+    /// <summary>
+    /// Set by every WAL frame write, cleared when the committer starts reading the WAL: while it
+    /// is set, transactions SQLite committed may still wait to be recorded.
+    /// </summary>
+    private volatile bool _walWritten;
+
+    /// <summary>Set while <see cref="SettleWal"/> runs (what it calls may read the position again).</summary>
+    private bool _settling;
+
+    /// <summary>The running checkpoint (if any) found every transaction in the WAL recorded before its first page write.</summary>
+    private bool _checkpointSettled;
+
+    /// <summary>1 while a committer work item is queued or about to run.</summary>
+    private int _committerQueued;
+
     private void WriteWal(ReadOnlySpan<byte> data, long offset)
     {
         if (!_host.IsWritable(this))
@@ -32,20 +47,23 @@ public sealed partial class Db
         {
             return;
         }
-        lock (_sync)
+        if (offset == 0)
         {
-            if (offset == 0)
+            if (data.Length != WalHeader.Size)
             {
-                if (data.Length != WalHeader.Size)
-                {
-                    throw new LiteFsException($"{Name}: WAL header writes must be {WalHeader.Size} bytes (got {data.Length})");
-                }
-                RequireWriteLock();
-                var header = WalHeader.Read(data);
-                if (!header.HasValidMagic)
-                {
-                    throw new LiteFsException($"{Name}: invalid WAL header magic 0x{header.Magic:x8}");
-                }
+                throw new LiteFsException($"{Name}: WAL header writes must be {WalHeader.Size} bytes (got {data.Length})");
+            }
+            RequireWriteLock();
+            var header = WalHeader.Read(data);
+            if (!header.HasValidMagic)
+            {
+                throw new LiteFsException($"{Name}: invalid WAL header magic 0x{header.Magic:x8}");
+            }
+            lock (_sync)
+            {
+                // A new WAL generation overwrites the frames: every transaction in them is recorded
+                // first, and durably, since the WAL stops being their durable copy.
+                SettleWal(durable: true);
                 _walBigEndian = header.BigEndianChecksums;
                 _walSalt1 = header.Salt1;
                 _walSalt2 = header.Salt2;
@@ -53,21 +71,24 @@ public sealed partial class Db
                 _walS1 = header.Checksum2;
                 _walTxStart = WalHeader.Size;
                 ForgetWalFrames();
+                RandomAccess.Write(RequireHandle(DbFileKind.Wal, create: true), data, offset);
             }
-            else
-            {
-                RequireWriteLock();
-                if (PageSize == 0)
-                {
-                    throw new LiteFsException($"{Name}: WAL frame written before the page size is known");
-                }
-                if (offset < _walTxStart)
-                {
-                    throw new LiteFsException($"{Name}: WAL write at offset {offset} would overwrite committed frames (transaction starts at {_walTxStart})");
-                }
-            }
-            RandomAccess.Write(RequireHandle(DbFileKind.Wal, create: true), data, offset);
+            return;
         }
+
+        // Frames are written without the database's monitor: the committer may be recording the
+        // previous transactions meanwhile. SQLite's WAL write lock orders the writers.
+        RequireWriteLock();
+        if (PageSize == 0)
+        {
+            throw new LiteFsException($"{Name}: WAL frame written before the page size is known");
+        }
+        if (offset < Volatile.Read(ref _walTxStart))
+        {
+            throw new LiteFsException($"{Name}: WAL write at offset {offset} would overwrite committed frames (transaction starts at {_walTxStart})");
+        }
+        RandomAccess.Write(RequireHandle(DbFileKind.Wal, create: true), data, offset);
+        _walWritten = true;
     }
 
     private void RequireWriteLock()
@@ -86,6 +107,7 @@ public sealed partial class Db
         }
         lock (_sync)
         {
+            SettleWal(durable: true);
             RandomAccess.SetLength(RequireHandle(DbFileKind.Wal), 0);
             ForgetWalFrames();
         }
@@ -99,80 +121,187 @@ public sealed partial class Db
     }
 
     /// <summary>
-    /// The WAL write lock is being released by <paramref name="owner"/>: if it holds it
-    /// exclusively, the transaction SQLite appended (if any) becomes the next LTX file before the
-    /// lock goes. A failure here is fatal: SQLite has already reported the transaction committed.
+    /// The WAL write lock is being released by <paramref name="owner"/>: if it held it exclusively
+    /// and wrote frames, the transaction it committed is handed to the committer, which records it
+    /// as the next LTX file off SQLite's path (group commit: one pass records every transaction
+    /// that committed meanwhile). Until then the WAL is the transaction's durable copy: start-up
+    /// records committed WAL transactions that have no LTX file, and nothing overwrites or
+    /// checkpoints WAL frames before they are recorded (<see cref="SettleWal"/>).
     /// </summary>
     internal void BeforeWriteLockRelease(ulong owner)
     {
-        if (Locks.Write.ModeOf(owner) != LockMode.Exclusive)
+        if (_walWritten && Locks.Write.ModeOf(owner) == LockMode.Exclusive)
         {
-            return;
+            ScheduleCommitter();
         }
+    }
+
+    private void ScheduleCommitter()
+    {
+        if (Interlocked.Exchange(ref _committerQueued, 1) == 0)
+        {
+            _host.ScheduleCommit(this);
+        }
+    }
+
+    /// <summary>One pass of the committer thread: records what SQLite committed since the last pass.</summary>
+    internal void RunCommitter()
+    {
+        Volatile.Write(ref _committerQueued, 0);
         try
         {
             lock (_sync)
             {
-                CommitWal();
+                if (!_disposed)
+                {
+                    SettleWal(durable: false);
+                }
             }
         }
-        catch (Exception ex) when (ex is not FatalDatabaseException)
+        catch (FatalDatabaseException)
         {
-            var fatal = new FatalDatabaseException($"{Name}: cannot commit WAL transaction: {ex.Message}", ex);
-            _host.Fatal(fatal);
-            throw fatal;
+            // Reported to the node already.
+        }
+        catch (ObjectDisposedException)
+        {
+            // The database was closed meanwhile; its disposal recorded what there was.
         }
     }
 
-    private void CommitWal()
+    /// <summary>
+    /// Records every transaction SQLite committed to the WAL that has no LTX file yet; with
+    /// <paramref name="durable"/>, also makes every LTX file written so far durable. Called by the
+    /// committer and before anything that needs the recorded history to be complete: reading the
+    /// position, a snapshot, a checkpoint writing the database file, a new WAL generation, the
+    /// WAL's truncation or removal. A failure is fatal: SQLite has already reported the
+    /// transaction committed. Callers hold <see cref="_sync"/>.
+    /// </summary>
+    private void SettleWal(bool durable)
+    {
+        if (_walWritten && !_settling)
+        {
+            _settling = true;
+            try
+            {
+                // Cleared before the WAL is read: a frame written after this is seen by the next pass.
+                _walWritten = false;
+                while (CommitWal())
+                {
+                }
+            }
+            catch (Exception ex) when (ex is not FatalDatabaseException)
+            {
+                var fatal = new FatalDatabaseException($"{Name}: cannot commit WAL transaction: {ex.Message}", ex);
+                _host.Fatal(fatal);
+                throw fatal;
+            }
+            finally
+            {
+                _settling = false;
+            }
+        }
+        if (durable)
+        {
+            SyncPendingLtx();
+        }
+    }
+
+    /// <summary>Most transactions one LTX file of the committer records.</summary>
+    private const int MaxBatchTransactions = 4096;
+
+    /// <summary>Most WAL bytes one LTX file of the committer records (a larger transaction is recorded alone).</summary>
+    private const long MaxBatchBytes = 64L << 20;
+
+    /// <summary>
+    /// Records the transactions committed in the WAL after the last recorded one, as one LTX file
+    /// (group commit: a single transaction normally; every transaction that committed while the
+    /// previous file was being written when SQLite outpaces the node). A file ends after a
+    /// transaction that shrinks the database, so that applying it is the same as applying its
+    /// transactions one by one (a later one growing the database again could leave a page that
+    /// no single file says to zero). Frames above a transaction's database size are pages SQLite
+    /// spilled before shrinking: they are not part of the result.
+    /// </summary>
+    /// <returns>Whether a transaction was recorded.</returns>
+    private bool CommitWal()
     {
         if (PageSize == 0 || _walTxStart == 0)
         {
-            return;
+            return false;
         }
         var wal = Handle(DbFileKind.Wal, create: false);
         if (wal is null)
         {
-            return;
+            return false;
         }
         var length = RandomAccess.GetLength(wal);
         var frameSize = FrameSize;
-        var frames = new Dictionary<uint, long>();
         var buffer = ArrayPool<byte>.Shared.Rent(frameSize);
         try
         {
             var frame = buffer.AsSpan(0, frameSize);
+            var pages = new Dictionary<uint, long>();   // recorded by complete transactions
+            var pending = new Dictionary<uint, long>(); // the transaction being read
             var (s0, s1) = (_walS0, _walS1);
             var offset = _walTxStart;
+            var end = offset; // end of the last complete transaction
+            var (endS0, endS1) = (s0, s1);
+            var previous = PageCount;
             uint commit = 0;
-            while (commit == 0)
+            uint highest = 0; // no page above it in pages
+            var count = 0;
+            while (count < MaxBatchTransactions && offset + frameSize <= length && RandomAccess.Read(wal, frame, offset) == frameSize)
             {
-                if (offset + frameSize > length || RandomAccess.Read(wal, frame, offset) < frameSize)
-                {
-                    return; // no complete transaction: SQLite rolled back or is not done
-                }
                 var fh = WalFrameHeader.Read(frame);
                 if (fh.Salt1 != _walSalt1 || fh.Salt2 != _walSalt2)
                 {
-                    return;
+                    break;
                 }
                 (s0, s1) = WalChecksum.Append(_walBigEndian, s0, s1, frame[..8]);
                 (s0, s1) = WalChecksum.Append(_walBigEndian, s0, s1, frame[WalHeader.FrameHeaderSize..]);
                 if (s0 != fh.Checksum1 || s1 != fh.Checksum2)
                 {
-                    return;
+                    break; // not written yet, torn, or left over from a rolled-back transaction
                 }
-                frames[fh.Pgno] = offset;
-                commit = fh.Commit;
+                pending[fh.Pgno] = offset;
                 offset += frameSize;
+                if (fh.Commit == 0)
+                {
+                    continue;
+                }
+                foreach (var (pgno, at) in pending)
+                {
+                    pages[pgno] = at;
+                    highest = Math.Max(highest, pgno);
+                }
+                pending.Clear();
+                if (highest > fh.Commit)
+                {
+                    foreach (var pgno in pages.Keys.Where(p => p > fh.Commit).ToList())
+                    {
+                        pages.Remove(pgno);
+                    }
+                    highest = fh.Commit;
+                }
+                var shrinks = fh.Commit < (count == 0 ? previous : commit);
+                commit = fh.Commit;
+                count++;
+                end = offset;
+                (endS0, endS1) = (s0, s1);
+                if (shrinks || end - _walTxStart >= MaxBatchBytes)
+                {
+                    break;
+                }
+            }
+            if (count == 0)
+            {
+                return false; // no complete transaction: SQLite rolled back or is not done
             }
 
-            var txid = Pos.TxId.Next;
+            var first = _pos.TxId.Next;
+            var last = new TxId(first.Value + (ulong)count - 1);
             var lockPgno = LockPgno;
-            // Frames above the new size are pages SQLite spilled before shrinking the database:
-            // they are not part of the result.
-            var pgnos = frames.Keys.Where(p => p <= commit && p != lockPgno).Order().ToArray();
-            if (txid.Value == 1 && pgnos.Length != commit - (commit >= lockPgno ? 1 : 0))
+            var pgnos = pages.Keys.Where(p => p <= commit && p != lockPgno).Order().ToArray();
+            if (first.Value == 1 && pgnos.Length != commit - (commit >= lockPgno ? 1 : 0))
             {
                 throw new LiteFsException($"{Name}: the first transaction does not carry every page of the database");
             }
@@ -180,7 +309,7 @@ public sealed partial class Db
             {
                 throw new LiteFsException($"{Name}: node lost write access during transaction, rolling back");
             }
-            var header = NewHeader(txid, commit, _walTxStart, offset - _walTxStart, _walSalt1, _walSalt2);
+            var header = NewHeader(first, last, commit, _walTxStart, end - _walTxStart, _walSalt1, _walSalt2);
             var encoder = BeginLtx(header);
             try
             {
@@ -188,7 +317,7 @@ public sealed partial class Db
                 var page = frame[WalHeader.FrameHeaderSize..];
                 foreach (var pgno in pgnos)
                 {
-                    RandomAccess.Read(wal, page, frames[pgno] + WalHeader.FrameHeaderSize);
+                    RandomAccess.Read(wal, page, pages[pgno] + WalHeader.FrameHeaderSize);
                     _checksums.SetWal(pgno, Checksum.OfPage(pgno, page));
                     encoder.WritePage(pgno, page);
                 }
@@ -203,16 +332,17 @@ public sealed partial class Db
 
             foreach (var pgno in pgnos)
             {
-                _walFrames[pgno] = frames[pgno];
+                _walFrames[pgno] = pages[pgno];
             }
             if (commit < PageCount)
             {
                 _walFrames.Keys.Where(p => p > commit).ToList().ForEach(p => _walFrames.Remove(p));
             }
-            _walTxStart = offset;
-            (_walS0, _walS1) = (s0, s1);
+            Volatile.Write(ref _walTxStart, end);
+            (_walS0, _walS1) = (endS0, endS1);
             PageCount = commit;
             Committed(header, post);
+            return true;
         }
         finally
         {

@@ -36,6 +36,7 @@ public sealed partial class Db : IDisposable
     private readonly HashSet<uint> _dirty = [];
     private readonly SafeFileHandle?[] _handles = new SafeFileHandle?[4];
     private readonly ILogger _log;
+    private bool _disposed;
 
     internal Db(IDbHost host, string name, string path)
     {
@@ -66,13 +67,17 @@ public sealed partial class Db : IDisposable
 
     private Pos _pos;
 
-    /// <summary>The current replication position (read as one value: TXID and checksum of the same transaction).</summary>
+    /// <summary>
+    /// The current replication position (read as one value: TXID and checksum of the same
+    /// transaction), with every transaction SQLite committed so far recorded.
+    /// </summary>
     public Pos Pos
     {
         get
         {
             lock (_sync)
             {
+                SettleWal(durable: false);
                 return _pos;
             }
         }
@@ -130,6 +135,7 @@ public sealed partial class Db : IDisposable
         }
         lock (_sync)
         {
+            SettleWal(durable: false);
             var path = FilePath(kind);
             try
             {
@@ -194,6 +200,7 @@ public sealed partial class Db : IDisposable
             case DbFileKind.Wal:
                 lock (_sync)
                 {
+                    SettleWal(durable: true);
                     CloseHandle(DbFileKind.Wal);
                     DeleteFile(FilePath(DbFileKind.Wal));
                     ForgetWalFrames();
@@ -224,11 +231,17 @@ public sealed partial class Db : IDisposable
         {
             RandomAccess.FlushToDisk(handle);
         }
-        if (kind != DbFileKind.Shm)
+        // A synced WAL is itself the durable copy of its transactions until they are checkpointed
+        // or overwritten, and their LTX files are synced before either happens.
+        if (kind is not DbFileKind.Shm and not DbFileKind.Wal)
         {
             lock (_sync)
             {
-                _syncRequested = true;
+                // In WAL mode the database file is synced by checkpoints, which settle the WAL first.
+                if (Mode == JournalMode.Rollback || _journalActive || kind == DbFileKind.Journal)
+                {
+                    _syncRequested = true;
+                }
                 SyncPendingLtx();
             }
         }
@@ -247,6 +260,14 @@ public sealed partial class Db : IDisposable
         }
         lock (_sync)
         {
+            if (Mode == JournalMode.Wal && !_checkpointSettled)
+            {
+                // A checkpoint copies committed WAL frames into the database file: their
+                // transactions are recorded, durably, before its first page lands. The frames it
+                // copies were all committed before that first write, so once per checkpoint is enough.
+                SettleWal(durable: true);
+                _checkpointSettled = true;
+            }
             if (PageSize == 0)
             {
                 if (offset != 0 || data.Length < SqliteDatabase.HeaderSize || !data.StartsWith("SQLite format 3\0"u8))
@@ -280,6 +301,7 @@ public sealed partial class Db : IDisposable
     {
         lock (_sync)
         {
+            SettleWal(durable: Mode == JournalMode.Wal);
             if (PageSize == 0 || size % PageSize != 0 || size / PageSize != PageCount)
             {
                 throw new LiteFsException($"{Name}: database may only be truncated to its committed size ({PageCount} pages of {PageSize}); asked for {size} bytes");
@@ -366,13 +388,18 @@ public sealed partial class Db : IDisposable
         {
             try
             {
-                // A clean shutdown leaves every committed transaction durable.
-                SyncPendingLtx();
+                // A clean shutdown leaves every committed transaction recorded and durable.
+                SettleWal(durable: true);
+            }
+            catch (FatalDatabaseException ex)
+            {
+                _log.LogWarning("database {Name}: cannot record WAL transactions at shutdown: {Reason}", Name, ex.Message);
             }
             catch (IOException ex)
             {
                 _log.LogWarning("database {Name}: cannot sync LTX files at shutdown: {Reason}", Name, ex.Message);
             }
+            _disposed = true;
             _filePool?.Dispose();
             _filePool = null;
             for (var i = 0; i < _handles.Length; i++)

@@ -27,6 +27,9 @@ internal interface IDbHost
     /// <summary>A transaction was committed locally or applied: its file is durable in the LTX directory.</summary>
     void OnTransaction(Db db, in LtxHeader header, Pos pos);
 
+    /// <summary>Queues <paramref name="db"/> for the committer thread (<see cref="Db.RunCommitter"/>).</summary>
+    void ScheduleCommit(Db db);
+
     /// <summary>A failure the node cannot continue after (exit status 99).</summary>
     void Fatal(FatalDatabaseException ex);
 }

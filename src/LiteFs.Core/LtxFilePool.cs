@@ -5,7 +5,8 @@ namespace LiteFs.Core;
 /// <summary>
 /// Empty files created ahead of time in an LTX directory, so that a commit renames a ready file
 /// instead of creating one: creating a file costs hundreds of microseconds on common file
-/// systems, renaming a few tens. A background task refills the pool. The files are named
+/// systems, renaming a few tens. A background thread refills the pool at a low scheduling
+/// priority, so that file creation uses idle time, not the cores serving SQLite. The files are named
 /// <c>.pool.N.tmp</c>, which no reader of LTX directories takes for an LTX file; leftovers are
 /// removed when a database is opened.
 /// </summary>
@@ -18,14 +19,15 @@ internal sealed class LtxFilePool : IDisposable
     private readonly ConcurrentQueue<string> _ready = new();
     private readonly SemaphoreSlim _refill = new(0, 1);
     private readonly CancellationTokenSource _stop = new();
-    private readonly Task _worker;
+    private readonly Thread _worker;
     private long _next;
 
     public LtxFilePool(string dir)
     {
         _dir = dir;
         RemoveLeftovers(dir);
-        _worker = Task.Run(RefillLoopAsync);
+        _worker = new Thread(RefillLoop) { IsBackground = true, Name = "litefs-ltx-pool" };
+        _worker.Start();
         Signal();
     }
 
@@ -67,13 +69,14 @@ internal sealed class LtxFilePool : IDisposable
         }
     }
 
-    private async Task RefillLoopAsync()
+    private void RefillLoop()
     {
+        Posix.LowerThreadPriority(10);
         try
         {
             while (true)
             {
-                await _refill.WaitAsync(_stop.Token).ConfigureAwait(false);
+                _refill.Wait(_stop.Token);
                 while (_ready.Count < Target && !_stop.IsCancellationRequested)
                 {
                     var path = Path.Combine(_dir, $"{Prefix}{Interlocked.Increment(ref _next)}.tmp");
@@ -98,13 +101,7 @@ internal sealed class LtxFilePool : IDisposable
     public void Dispose()
     {
         _stop.Cancel();
-        try
-        {
-            _worker.Wait(TimeSpan.FromSeconds(5));
-        }
-        catch (AggregateException)
-        {
-        }
+        _worker.Join(TimeSpan.FromSeconds(5));
         while (_ready.TryDequeue(out var path))
         {
             try

@@ -92,6 +92,22 @@ internal static partial class Posix
         }
     }
 
+    /// <summary>
+    /// Lowers the calling thread's scheduling priority (nice <paramref name="nice"/>): for
+    /// background work that must give way to the threads serving SQLite. Best effort.
+    /// </summary>
+    public static void LowerThreadPriority(int nice)
+    {
+        const int PrioProcess = 0;
+        _ = SetPriority(PrioProcess, GetTid(), nice);
+    }
+
+    [LibraryImport("libc", EntryPoint = "gettid")]
+    private static partial int GetTid();
+
+    [LibraryImport("libc", EntryPoint = "setpriority", SetLastError = true)]
+    private static partial int SetPriority(int which, int who, int prio);
+
     [LibraryImport("libc", EntryPoint = "flock", SetLastError = true)]
     private static partial int Flock(int fd, int operation);
 

@@ -40,6 +40,7 @@ public sealed partial class Store : IDbHost, IDisposable
     private readonly StoreOptions _options;
     private readonly CancellationTokenSource _stopping = new();
     private readonly ILogger _logger;
+    private readonly Committer _committer = new();
     private Task? _retention;
     private IDisposable? _dataDirLock;
 
@@ -177,6 +178,11 @@ public sealed partial class Store : IDbHost, IDisposable
 
     void IDbHost.OnTransaction(Db db, in LtxHeader header, Pos pos) => Transaction?.Invoke(db, pos);
 
+    void IDbHost.ScheduleCommit(Db db) => _committer.Schedule(db);
+
+    /// <summary>Holds the committer's passes until the result is disposed (see <see cref="Committer.Pause"/>).</summary>
+    internal IDisposable PauseCommitter() => _committer.Pause();
+
     void IDbHost.Fatal(FatalDatabaseException ex)
     {
         LogFatal(ex.Message);
@@ -276,6 +282,8 @@ public sealed partial class Store : IDbHost, IDisposable
         catch (AggregateException)
         {
         }
+        // Queued passes finish first; each database then records what is left as it closes.
+        _committer.Dispose();
         foreach (var db in _dbs.Values)
         {
             db.Dispose();
