@@ -57,7 +57,7 @@ In another terminal try:
   sqlite3 $root/replica1/mnt/app.db "SELECT * FROM t;"      # replicated
   cat $root/replica2/mnt/app.db-pos                         # the replica's position
   sqlite3 $root/replica1/mnt/app.db "INSERT INTO t VALUES ('x');"   # refused: writes go to the primary
-  ./litefs ltx list $root/primary/data/dbs/app.db/ltx/*.ltx  # one LTX file per transaction
+  ./litefs ltx list $root/primary/data/dbs/app.db/ltx/*.ltx  # the transactions, as LTX files
 
 Press Ctrl-C to stop all three nodes (their mounts are removed).
 TXT

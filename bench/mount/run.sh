@@ -216,7 +216,7 @@ strace_attach() {
 }
 strace_detach() {
   local p=${strace_pids[-1]}
-  kill -INT "$p"
+  kill -INT "$p" 2>/dev/null || true # it may have ended on its own when the traced process did
   wait "$p" || true
   unset 'strace_pids[-1]'
 }

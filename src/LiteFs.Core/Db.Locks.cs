@@ -18,10 +18,24 @@ public sealed partial class Db
             {
                 BeforeWriteLockRelease(owner);
             }
-            else if (request == LockRequest.Write && start <= DbLocks.ShmCkptByte && end >= DbLocks.ShmCkptByte)
+            else if (request == LockRequest.Write)
             {
-                // A checkpoint may begin: its first database write settles the WAL again.
-                _checkpointSettled = false;
+                if (start <= DbLocks.ShmCkptByte && end >= DbLocks.ShmCkptByte)
+                {
+                    // A checkpoint may begin: its first database write settles the WAL again.
+                    _checkpointSettled = false;
+                }
+                if (start <= DbLocks.ShmRead0Byte + 1 && end >= DbLocks.ShmRead0Byte + DbLocks.ShmReaderCount - 1)
+                {
+                    // READ1..READn together, exclusively: SQLite is about to start a new WAL
+                    // generation (its header overwrites the WAL, maybe through passthrough where
+                    // the node does not see it) or to truncate the WAL. Everything in the current
+                    // one is recorded, durably, first.
+                    lock (_sync)
+                    {
+                        SettleWal(durable: true);
+                    }
+                }
             }
         }
         return Locks.TryLock(locks, owner, request);

@@ -23,8 +23,9 @@ public sealed partial class Db
     private int FrameSize => WalHeader.FrameHeaderSize + PageSize;
 
     /// <summary>
-    /// Set by every WAL frame write, cleared when the committer starts reading the WAL: while it
-    /// is set, transactions SQLite committed may still wait to be recorded.
+    /// Set by every WAL frame write the node sees and by every release of the WAL write lock,
+    /// cleared when the committer starts reading the WAL: while it is set, transactions SQLite
+    /// committed may still wait to be recorded.
     /// </summary>
     private volatile bool _walWritten;
 
@@ -110,6 +111,7 @@ public sealed partial class Db
             SettleWal(durable: true);
             RandomAccess.SetLength(RequireHandle(DbFileKind.Wal), 0);
             ForgetWalFrames();
+            _walTxStart = 0;
         }
     }
 
@@ -130,8 +132,11 @@ public sealed partial class Db
     /// </summary>
     internal void BeforeWriteLockRelease(ulong owner)
     {
-        if (_walWritten && Locks.Write.ModeOf(owner) == LockMode.Exclusive)
+        if (Locks.Write.ModeOf(owner) == LockMode.Exclusive)
         {
+            // Frames written through passthrough are not seen by the node: the writer's release
+            // is what says there may be some.
+            _walWritten = true;
             ScheduleCommitter();
         }
     }
@@ -224,12 +229,12 @@ public sealed partial class Db
     /// <returns>Whether a transaction was recorded.</returns>
     private bool CommitWal()
     {
-        if (PageSize == 0 || _walTxStart == 0)
+        if (PageSize == 0)
         {
             return false;
         }
         var wal = Handle(DbFileKind.Wal, create: false);
-        if (wal is null)
+        if (wal is null || !ReadWalGeneration(wal))
         {
             return false;
         }
@@ -348,6 +353,46 @@ public sealed partial class Db
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
+    }
+
+    /// <summary>
+    /// Reads the WAL header and, when it starts a generation the node has not seen (written
+    /// through passthrough), adopts it: its frames follow the header. The previous generation
+    /// was recorded whole before SQLite was allowed to replace it (see <see cref="Lock"/>).
+    /// </summary>
+    /// <returns>False when the WAL has no valid header yet.</returns>
+    private bool ReadWalGeneration(Microsoft.Win32.SafeHandles.SafeFileHandle wal)
+    {
+        Span<byte> buffer = stackalloc byte[WalHeader.Size];
+        if (RandomAccess.Read(wal, buffer, 0) < WalHeader.Size)
+        {
+            return false;
+        }
+        var header = WalHeader.Read(buffer);
+        if (!header.HasValidMagic)
+        {
+            return false;
+        }
+        if (_walTxStart != 0 && header.Salt1 == _walSalt1 && header.Salt2 == _walSalt2)
+        {
+            return true;
+        }
+        if (WalChecksum.Append(header.BigEndianChecksums, 0, 0, buffer[..24]) != (header.Checksum1, header.Checksum2))
+        {
+            return false; // being written
+        }
+        if (header.PageSize != PageSize)
+        {
+            throw new LiteFsException($"{Name}: the WAL's page size {header.PageSize} differs from the database's {PageSize}");
+        }
+        _walBigEndian = header.BigEndianChecksums;
+        _walSalt1 = header.Salt1;
+        _walSalt2 = header.Salt2;
+        _walS0 = header.Checksum1;
+        _walS1 = header.Checksum2;
+        Volatile.Write(ref _walTxStart, WalHeader.Size);
+        ForgetWalFrames();
+        return true;
     }
 
     /// <summary>The WAL state written into the SHM header: running checksum and salts.</summary>

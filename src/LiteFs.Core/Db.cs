@@ -119,6 +119,21 @@ public sealed partial class Db : IDisposable
     /// <summary>The rolling checksum the per-page checksums give for the current page count.</summary>
     internal Checksum ComputeChecksum() => _checksums.Compute(PageCount, PageSize);
 
+    /// <summary>
+    /// The node's descriptor of a file, for the file system to let the kernel read and write it
+    /// directly (FUSE passthrough), or -1. Only the WAL, and only while this node may write: its
+    /// frames are read back from the file at each commit, so the node never needs to see them
+    /// written. A replica's WAL stays behind the node, which refuses writes to it.
+    /// </summary>
+    public int PassthroughDescriptor(DbFileKind kind)
+    {
+        if (kind != DbFileKind.Wal || !_host.IsWritable(this) || Handle(kind, create: false) is not { } handle)
+        {
+            return -1;
+        }
+        return (int)handle.DangerousGetHandle();
+    }
+
     /// <summary>Reads from one of the files (passthrough).</summary>
     public int Read(DbFileKind kind, Span<byte> buffer, long offset)
     {
@@ -204,6 +219,7 @@ public sealed partial class Db : IDisposable
                     CloseHandle(DbFileKind.Wal);
                     DeleteFile(FilePath(DbFileKind.Wal));
                     ForgetWalFrames();
+                    _walTxStart = 0;
                 }
                 break;
             case DbFileKind.Shm:

@@ -47,6 +47,10 @@ internal sealed class DbFileNode(LiteFsFileSystem fs, string database, EntryKind
         {
             RequireDb().Truncate(_file, 0);
         }
+        if (_file == DbFileKind.Wal)
+        {
+            result.PassthroughFd = RequireDb().PassthroughDescriptor(DbFileKind.Wal);
+        }
         return Errno.Ok;
     }
 

@@ -86,6 +86,10 @@ internal sealed class RootNode(LiteFsFileSystem fs)
         var node = fs.NodeFor(database, kind);
         child = node;
         result = OpenResult.For((IFileHandle)node, OpenOptions.KeepCache);
+        if (kind == EntryKind.Wal)
+        {
+            result.PassthroughFd = db.PassthroughDescriptor(DbFileKind.Wal);
+        }
         return node.GetAttributes(context, null, out attributes);
     }
 

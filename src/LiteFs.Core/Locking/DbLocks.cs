@@ -38,6 +38,7 @@ internal sealed class DbLocks
     public const long ShmCkptByte = 121;
     public const long ShmRecoverByte = 122;
     public const long ShmRead0Byte = 123;
+    public const int ShmReaderCount = 5;
     public const long ShmDmsByte = 128;
 
     private readonly object _sync = new();
