@@ -3,6 +3,7 @@ using System.Buffers.Binary;
 using LiteFs.Core.Locking;
 using LiteFs.Core.Sqlite;
 using LiteFs.Ltx;
+using Microsoft.Extensions.Logging;
 
 namespace LiteFs.Core;
 
@@ -149,19 +150,43 @@ public sealed partial class Db
         }
     }
 
-    /// <summary>One pass of the committer thread: records what SQLite committed since the last pass.</summary>
+    /// <summary>LTX files written without a sync after which the committer syncs them itself, off SQLite's path.</summary>
+    private const int BackgroundSyncFiles = 256;
+
+    /// <summary>
+    /// One pass of the committer thread: records what SQLite committed since the last pass. Once
+    /// many files wait to be made durable it syncs them too, outside the database's monitor, so
+    /// that the sync a checkpoint needs first (<see cref="SettleWal"/>) finds little to do and
+    /// SQLite is not held up by it.
+    /// </summary>
     internal void RunCommitter()
     {
         Volatile.Write(ref _committerQueued, 0);
         try
         {
+            int unsynced;
             lock (_sync)
             {
-                if (!_disposed)
+                if (_disposed)
                 {
-                    SettleWal(durable: false);
+                    return;
+                }
+                SettleWal(durable: false);
+                unsynced = _unsyncedLtx;
+            }
+            if (unsynced >= BackgroundSyncFiles)
+            {
+                Posix.SyncFileSystem(LtxDir);
+                lock (_sync)
+                {
+                    // Files written during the sync may not be durable: only those counted before it are.
+                    _unsyncedLtx = Math.Max(0, _unsyncedLtx - unsynced);
                 }
             }
+        }
+        catch (IOException ex)
+        {
+            _log.LogWarning("database {Name}: cannot sync LTX files: {Reason}", Name, ex.Message);
         }
         catch (FatalDatabaseException)
         {
