@@ -7,7 +7,7 @@
 #      the primary's own commit latency in the same run as the baseline;
 #   3. snapshot of a SNAPSHOT_MIB MiB database of incompressible data to a new replica (start to
 #      caught up), against `cp` + sync of the same database file on the same disk.
-# usage: bench/replication/run.sh [RATE [SNAPSHOT_MIB]]   (as root; env SECONDS_RUN, BENCH_TMP)
+# usage: bench/replication/run.sh [RATE [SNAPSHOT_MIB]]   (as root; env SECONDS_RUN, BENCH_TMP, KEEP_WORK=1)
 set -Eeuo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
@@ -26,7 +26,7 @@ cleanup() {
   if grep -q " $WORK/" /proc/mounts; then
     grep " $WORK/" /proc/mounts | awk '{print $2}' | while read -r m; do umount -l "$m"; done
   fi
-  rm -rf "$WORK"
+  if [ "${KEEP_WORK:-0}" = 1 ]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 
@@ -65,6 +65,8 @@ echo -n "two replicas: "; python3 "$lag" write "$P/w2.db" "$SECONDS_RUN" 0 "$WOR
 
 echo "== 2. lag at $RATE tx/s for ${SECONDS_RUN} s"
 sqlite3 "$P/lag.db" "PRAGMA journal_mode=WAL; CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB);" >/dev/null
+# Warm-up at the same rate (not measured): the nodes' code paths compiled, the LTX file pools filled.
+echo -n "warm-up: "; python3 "$lag" write "$P/lag.db" 2 "$RATE" /dev/null
 wait_pos "$WORK/replica1/mnt/lag.db-pos" "$(cat "$P/lag.db-pos")"
 wait_pos "$WORK/replica2/mnt/lag.db-pos" "$(cat "$P/lag.db-pos")"
 base=$(cut -c1-16 "$P/lag.db-pos")

@@ -3,7 +3,8 @@ namespace LiteFs.Core;
 /// <summary>
 /// The thread that records committed WAL transactions as LTX files, off SQLite's path: a
 /// database whose WAL write lock was released with new frames is queued here, and the thread
-/// records everything committed meanwhile in one pass (<see cref="Db.RunCommitter"/>). A thread of
+/// records everything committed meanwhile in one pass (<see cref="Db.RunCommitter"/>), at most one
+/// pass per database every <see cref="Db.MinFileInterval"/>. A thread of
 /// its own rather than the thread pool: it sleeps in the kernel between passes instead of
 /// spinning for work on the cores SQLite and the file system need.
 /// </summary>
@@ -37,15 +38,25 @@ internal sealed class Committer : IDisposable
             Db db;
             lock (_queue)
             {
-                while ((_queue.Count == 0 || _paused > 0) && !_stopping)
+                while (true)
                 {
-                    Monitor.Wait(_queue);
+                    while ((_queue.Count == 0 || _paused > 0) && !_stopping)
+                    {
+                        Monitor.Wait(_queue);
+                    }
+                    if (_queue.Count == 0)
+                    {
+                        return;
+                    }
+                    var wait = _stopping ? TimeSpan.Zero : _queue.Peek().CommitterWait();
+                    if (wait <= TimeSpan.Zero)
+                    {
+                        db = _queue.Dequeue();
+                        break;
+                    }
+                    // Paced: the database wrote a file moments ago; what commits meanwhile joins the next one.
+                    Monitor.Wait(_queue, wait);
                 }
-                if (_queue.Count == 0)
-                {
-                    return;
-                }
-                db = _queue.Dequeue();
             }
             db.RunCommitter();
         }

@@ -274,16 +274,12 @@ public sealed partial class Db : IDisposable
         {
             return;
         }
+        if (Mode == JournalMode.Wal && !_checkpointSettled)
+        {
+            SettleForCheckpoint();
+        }
         lock (_sync)
         {
-            if (Mode == JournalMode.Wal && !_checkpointSettled)
-            {
-                // A checkpoint copies committed WAL frames into the database file: their
-                // transactions are recorded, durably, before its first page lands. The frames it
-                // copies were all committed before that first write, so once per checkpoint is enough.
-                SettleWal(durable: true);
-                _checkpointSettled = true;
-            }
             if (PageSize == 0)
             {
                 if (offset != 0 || data.Length < SqliteDatabase.HeaderSize || !data.StartsWith("SQLite format 3\0"u8))
@@ -311,6 +307,32 @@ public sealed partial class Db : IDisposable
                 _dirty.Add(pgno);
             }
         }
+    }
+
+    /// <summary>
+    /// A checkpoint copies committed WAL frames into the database file: their transactions are
+    /// recorded, durably, before its first page lands. The frames it copies were all committed
+    /// before that first write, so once per checkpoint is enough. The sync runs outside the
+    /// monitor: the committer goes on recording the transactions that commit meanwhile (they are
+    /// not part of this checkpoint).
+    /// </summary>
+    private void SettleForCheckpoint()
+    {
+        int unsynced;
+        lock (_sync)
+        {
+            SettleWal(durable: false);
+            unsynced = _unsyncedLtx;
+        }
+        if (unsynced > 0)
+        {
+            Posix.SyncFileSystem(LtxDir);
+            lock (_sync)
+            {
+                _unsyncedLtx = Math.Max(0, _unsyncedLtx - unsynced);
+            }
+        }
+        _checkpointSettled = true;
     }
 
     private void TruncateDatabase(long size)
