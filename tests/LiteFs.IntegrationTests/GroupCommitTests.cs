@@ -75,7 +75,7 @@ public class GroupCommitTests
                 }
                 // The files as a killed node leaves them: the four transactions only in the WAL.
                 Assert.Equal(recorded, node.LtxFiles("app.db").Select(f => LtxFileName.TryParse(Path.GetFileName(f), out _, out var max) ? max.Value : 0).Max());
-                CopyTree(node.DataDir, image.Path);
+                NodeFixture.CopyTree(node.DataDir, image.Path);
             }
             expected = File.ReadAllText(node.Path("app.db-pos")).TrimEnd();
             Assert.Equal(recorded + 4, TxIdOf(expected));
@@ -93,15 +93,5 @@ public class GroupCommitTests
         Assert.Equal(TxIdOf(expected), db.Pos.TxId.Value);
         using var file = File.OpenRead(db.FilePath(DbFileKind.Database));
         Assert.Equal(db.Pos.PostApplyChecksum, SqliteDatabase.ComputeChecksum(file));
-    }
-
-    private static void CopyTree(string from, string to)
-    {
-        foreach (var file in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
-        {
-            var target = Path.Combine(to, Path.GetRelativePath(from, file));
-            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-            File.Copy(file, target);
-        }
     }
 }

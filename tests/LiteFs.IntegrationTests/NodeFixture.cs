@@ -125,7 +125,8 @@ public sealed class NodeFixture : IDisposable
         Assert.Equal(last.PostApplyChecksum, SqliteDatabase.ComputeChecksum(db));
     }
 
-    private static void CopyTree(string from, string to)
+    /// <summary>Copies every file below <paramref name="from"/> to the same place below <paramref name="to"/>.</summary>
+    internal static void CopyTree(string from, string to)
     {
         foreach (var file in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
         {
