@@ -8,8 +8,18 @@ public sealed partial class Db
     /// <summary>Empty files made ahead of commits, created on first use.</summary>
     private LtxFilePool? _filePool;
 
-    /// <summary>LTX files written since the last sync that are not durable yet.</summary>
-    private int _unsyncedLtx;
+    // LTX files written by this node so far, and how many of the first ones are known durable
+    // (callers hold _sync). Counts, not a pending number: several syncs may overlap (the
+    // committer's background sync, a checkpoint's, a commit's), and each one only vouches for
+    // the files written before it began.
+    private long _ltxWritten;
+    private long _ltxSyncedThrough;
+
+    /// <summary>LTX files written that are not known to be durable.</summary>
+    private long UnsyncedLtx => _ltxWritten - _ltxSyncedThrough;
+
+    /// <summary>Records that a sync which began once <paramref name="written"/> files were written has finished.</summary>
+    private void LtxSyncedThrough(long written) => _ltxSyncedThrough = Math.Max(_ltxSyncedThrough, written);
 
     /// <summary>SQLite synced one of the database's files since the last commit.</summary>
     private bool _syncRequested;
@@ -80,13 +90,15 @@ public sealed partial class Db
         Pos = new Pos(header.MaxTxId, postApply);
         if (sync)
         {
+            // The file itself is synced; the others written before it with one syncfs, if any.
             SyncPendingLtx();
             Posix.FsyncDirectory(LtxDir);
             _syncRequested = false;
+            LtxSyncedThrough(++_ltxWritten);
         }
         else
         {
-            _unsyncedLtx++;
+            _ltxWritten++;
         }
         if (_ltxBuffer.Capacity > 4 << 20)
         {
@@ -103,12 +115,13 @@ public sealed partial class Db
     /// </summary>
     private void SyncPendingLtx()
     {
-        if (_unsyncedLtx == 0)
+        if (UnsyncedLtx == 0)
         {
             return;
         }
+        var written = _ltxWritten;
         Posix.SyncFileSystem(LtxDir);
-        _unsyncedLtx = 0;
+        LtxSyncedThrough(written);
     }
 
     /// <summary>A local transaction is durable as an LTX file: move the position and tell the node.</summary>

@@ -182,7 +182,7 @@ public sealed partial class Db
         Volatile.Write(ref _committerQueued, 0);
         try
         {
-            int unsynced;
+            long unsynced, written;
             lock (_sync)
             {
                 if (_disposed)
@@ -190,12 +190,12 @@ public sealed partial class Db
                     return;
                 }
                 SettleWal(durable: false);
-                unsynced = _unsyncedLtx;
+                (unsynced, written) = (UnsyncedLtx, _ltxWritten);
             }
             if (unsynced >= BackgroundSyncFiles && Interlocked.Exchange(ref _backgroundSync, 1) == 0)
             {
                 // On a thread of its own: the committer goes on recording meanwhile.
-                ThreadPool.UnsafeQueueUserWorkItem(static s => s.db.SyncInBackground(s.unsynced), (db: this, unsynced), preferLocal: false);
+                ThreadPool.UnsafeQueueUserWorkItem(static s => s.db.SyncInBackground(s.written), (db: this, written), preferLocal: false);
             }
         }
         catch (FatalDatabaseException)
@@ -211,7 +211,7 @@ public sealed partial class Db
     /// <summary>1 while a background sync of LTX files runs.</summary>
     private int _backgroundSync;
 
-    private void SyncInBackground(int unsynced)
+    private void SyncInBackground(long written)
     {
         try
         {
@@ -219,7 +219,7 @@ public sealed partial class Db
             lock (_sync)
             {
                 // Files written during the sync may not be durable: only those counted before it are.
-                _unsyncedLtx = Math.Max(0, _unsyncedLtx - unsynced);
+                LtxSyncedThrough(written);
             }
         }
         catch (IOException ex)
@@ -369,10 +369,8 @@ public sealed partial class Db
             {
                 throw new LiteFsException($"{Name}: the first transaction does not carry every page of the database");
             }
-            if (!_host.IsWritable(this))
-            {
-                throw new LiteFsException($"{Name}: node lost write access during transaction, rolling back");
-            }
+            // No write-access check here: SQLite has committed these transactions and told its
+            // caller so; they are recorded whatever became of the lease since.
             var header = NewHeader(first, last, commit, _walTxStart, end - _walTxStart, _walSalt1, _walSalt2);
             var encoder = BeginLtx(header);
             try

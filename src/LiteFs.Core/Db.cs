@@ -125,13 +125,18 @@ public sealed partial class Db : IDisposable
     /// frames are read back from the file at each commit, so the node never needs to see them
     /// written. A replica's WAL stays behind the node, which refuses writes to it.
     /// </summary>
+    /// <remarks>The descriptor is a duplicate the caller must close: the node's own may be closed any time.</remarks>
     public int PassthroughDescriptor(DbFileKind kind)
     {
-        if (kind != DbFileKind.Wal || !_host.IsWritable(this) || Handle(kind, create: false) is not { } handle)
+        if (kind != DbFileKind.Wal || !_host.IsWritable(this))
         {
             return -1;
         }
-        return (int)handle.DangerousGetHandle();
+        lock (_sync)
+        {
+            // Under the monitor: removing the file closes the node's handle under it too.
+            return Handle(kind, create: false) is { } handle ? Posix.Duplicate((int)handle.DangerousGetHandle()) : -1;
+        }
     }
 
     /// <summary>Reads from one of the files (passthrough).</summary>
@@ -318,18 +323,18 @@ public sealed partial class Db : IDisposable
     /// </summary>
     private void SettleForCheckpoint()
     {
-        int unsynced;
+        long unsynced, written;
         lock (_sync)
         {
             SettleWal(durable: false);
-            unsynced = _unsyncedLtx;
+            (unsynced, written) = (UnsyncedLtx, _ltxWritten);
         }
         if (unsynced > 0)
         {
             Posix.SyncFileSystem(LtxDir);
             lock (_sync)
             {
-                _unsyncedLtx = Math.Max(0, _unsyncedLtx - unsynced);
+                LtxSyncedThrough(written);
             }
         }
         _checkpointSettled = true;

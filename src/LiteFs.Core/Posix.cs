@@ -102,6 +102,16 @@ internal static partial class Posix
         _ = SetPriority(PrioProcess, GetTid(), nice);
     }
 
+    /// <summary>A new descriptor of the same open file (close-on-exec), or -1.</summary>
+    public static int Duplicate(int fd)
+    {
+        const int FDupFdCloexec = 1030;
+        return Fcntl(fd, FDupFdCloexec, 0);
+    }
+
+    [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
+    private static partial int Fcntl(int fd, int command, int argument);
+
     [LibraryImport("libc", EntryPoint = "gettid")]
     private static partial int GetTid();
 

@@ -50,6 +50,7 @@ internal sealed class DbFileNode(LiteFsFileSystem fs, string database, EntryKind
         if (_file == DbFileKind.Wal)
         {
             result.PassthroughFd = RequireDb().PassthroughDescriptor(DbFileKind.Wal);
+            result.ClosePassthroughFd = true;
         }
         return Errno.Ok;
     }

@@ -89,6 +89,7 @@ internal sealed class RootNode(LiteFsFileSystem fs)
         if (kind == EntryKind.Wal)
         {
             result.PassthroughFd = db.PassthroughDescriptor(DbFileKind.Wal);
+            result.ClosePassthroughFd = true;
         }
         return node.GetAttributes(context, null, out attributes);
     }

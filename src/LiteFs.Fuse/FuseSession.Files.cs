@@ -59,6 +59,10 @@ internal sealed unsafe partial class FuseSession
                 flags = (flags & (OpenOutFlags.DirectIo | OpenOutFlags.ParallelDirectWrites | OpenOutFlags.NoFlush)) | OpenOutFlags.Passthrough;
             }
         }
+        if (result.ClosePassthroughFd && result.PassthroughFd >= 0)
+        {
+            _ = Libc.Close(result.PassthroughFd);
+        }
         var fh = result.Handle is not null || backingId > 0
             ? Handles.Add(new HandleEntry(result.Handle, node, backingId > 0))
             : 0;
@@ -73,8 +77,24 @@ internal sealed unsafe partial class FuseSession
     /// </summary>
     private int AcquireBacking(NodeEntry node, int fd)
     {
+        var file = FileOf(fd);
         lock (node)
         {
+            if (node.BackingUsers > 0 && node.BackingFile != file)
+            {
+                // The node names another file now (the old one was removed and a new one made)
+                // while opens of the old one are still to be released: their backing must not
+                // serve the new file. Releases follow closes closely; wait for them a little.
+                var deadline = Environment.TickCount64 + 1000;
+                while (node.BackingUsers > 0 && Environment.TickCount64 < deadline)
+                {
+                    Monitor.Wait(node, 10);
+                }
+                if (node.BackingUsers > 0)
+                {
+                    return 0; // served through the file system instead
+                }
+            }
             if (node.BackingUsers > 0)
             {
                 node.BackingUsers++;
@@ -97,8 +117,19 @@ internal sealed unsafe partial class FuseSession
             }
             node.BackingId = id;
             node.BackingUsers = 1;
+            node.BackingFile = file;
             return id;
         }
+    }
+
+    /// <summary>The device and inode of an open file, or zeros.</summary>
+    private static (uint Major, uint Minor, ulong Ino) FileOf(int fd)
+    {
+        StatxBuffer buffer;
+        byte empty = 0;
+        return Libc.Statx(fd, &empty, Libc.AtEmptyPath, 0x100 /* STATX_INO */, &buffer) == 0
+            ? (buffer.DevMajor, buffer.DevMinor, buffer.Ino)
+            : default;
     }
 
     private void ReleaseBacking(NodeEntry node)
@@ -109,7 +140,9 @@ internal sealed unsafe partial class FuseSession
             {
                 var id = node.BackingId;
                 node.BackingId = 0;
+                node.BackingFile = default;
                 _ = Libc.Ioctl(_fd, Abi.DevIocBackingClose, &id);
+                Monitor.PulseAll(node);
             }
         }
     }

@@ -26,6 +26,9 @@ internal sealed class NodeEntry
     public int BackingId;
 
     public int BackingUsers;
+
+    /// <summary>The real file behind <see cref="BackingId"/> (device and inode), guarded like it.</summary>
+    public (uint Major, uint Minor, ulong Ino) BackingFile;
 }
 
 /// <summary>

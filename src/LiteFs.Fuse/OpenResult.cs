@@ -47,9 +47,16 @@ public struct OpenResult
     /// made with <see cref="MountOptions.Passthrough"/> and the kernel agreed, the kernel serves this
     /// open file's reads (and writes, and mmap) from that file directly without asking the file
     /// system; the handle's own read/write methods are then not called. The file system keeps
-    /// ownership of the descriptor (the kernel takes its own reference).
+    /// ownership of the descriptor (the kernel takes its own reference) unless
+    /// <see cref="ClosePassthroughFd"/> is set.
     /// </summary>
     public int PassthroughFd { get; set; }
+
+    /// <summary>
+    /// The library closes <see cref="PassthroughFd"/> once the open is answered (a descriptor
+    /// duplicated for this open, so that the file system's own may close at any time).
+    /// </summary>
+    public bool ClosePassthroughFd { get; set; }
 
     /// <summary>A result with <paramref name="handle"/> and no passthrough.</summary>
     public static OpenResult For(IFileHandle? handle, OpenOptions options = OpenOptions.None) =>
