@@ -2,9 +2,25 @@ using System.Buffers;
 
 namespace LiteFs.Ltx;
 
-/// <summary>Writes snapshot LTX files (MinTXID 1: every page of a database) from raw database files.</summary>
+/// <summary>
+/// Where a snapshot's pages come from: a database file, or (on a live node) a database file with
+/// newer versions of some pages elsewhere, such as committed WAL frames.
+/// </summary>
+public interface ISnapshotPageSource
+{
+    /// <summary>
+    /// Fills <paramref name="destination"/>, a whole number of pages, with the pages from
+    /// <paramref name="firstPgno"/> on. Pages that were never written read as zeros.
+    /// </summary>
+    void ReadPages(uint firstPgno, Span<byte> destination);
+}
+
+/// <summary>Writes snapshot LTX files (MinTXID 1: every page of a database).</summary>
 public static class LtxSnapshot
 {
+    /// <summary>Pages are read from the source in runs of up to this many bytes.</summary>
+    private const int RunSize = 1 << 20;
+
     /// <summary>
     /// Encodes the database in <paramref name="db"/> as a snapshot at <paramref name="txid"/>.
     /// With <paramref name="expected"/>, the pages' checksum must equal it (the database must be
@@ -14,7 +30,6 @@ public static class LtxSnapshot
     public static LtxTrailer Write(Stream db, Stream output, TxId txid, LtxSnapshotOptions options, Checksum? expected = null)
     {
         ArgumentNullException.ThrowIfNull(db);
-        ArgumentNullException.ThrowIfNull(output);
         ArgumentNullException.ThrowIfNull(options);
         if (db.Length == 0)
         {
@@ -25,8 +40,22 @@ public static class LtxSnapshot
         {
             throw new InvalidDataException($"{options.Name} is {db.Length} bytes, not a whole number of {pageSize}-byte pages");
         }
-        var commit = (uint)(db.Length / pageSize);
-        var lockPgno = LtxLayout.LockPageNumber(pageSize);
+        return Write(new StreamPages(db, pageSize), pageSize, (uint)(db.Length / pageSize), output, txid, options, expected);
+    }
+
+    /// <summary>
+    /// Encodes pages 1 to <paramref name="commit"/> of <paramref name="pages"/> (the lock page
+    /// left out) as a snapshot at <paramref name="txid"/>, reading them in runs. With
+    /// <paramref name="expected"/>, the pages' checksum must equal it, otherwise nothing valid is
+    /// finished and <see cref="InvalidDataException"/> is thrown. Cancellation is checked
+    /// between runs.
+    /// </summary>
+    public static LtxTrailer Write(ISnapshotPageSource pages, int pageSize, uint commit, Stream output, TxId txid, LtxSnapshotOptions options,
+        Checksum? expected = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(pages);
+        ArgumentNullException.ThrowIfNull(output);
+        ArgumentNullException.ThrowIfNull(options);
         using var encoder = new LtxEncoder(output);
         encoder.WriteHeader(new LtxHeader
         {
@@ -38,17 +67,23 @@ public static class LtxSnapshot
             Timestamp = options.Timestamp ?? DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
             NodeId = options.NodeId,
         });
-        var buffer = ArrayPool<byte>.Shared.Rent(pageSize);
+        var lockPgno = LtxLayout.LockPageNumber(pageSize);
+        var runPages = Math.Max(1, RunSize / pageSize);
+        var buffer = ArrayPool<byte>.Shared.Rent(runPages * pageSize);
         try
         {
-            var page = buffer.AsSpan(0, pageSize);
-            db.Position = 0;
-            for (uint pgno = 1; pgno <= commit; pgno++)
+            for (uint pgno = 1; pgno <= commit;)
             {
-                db.ReadExactly(page);
-                if (pgno != lockPgno)
+                cancellationToken.ThrowIfCancellationRequested();
+                var count = (int)Math.Min((uint)runPages, commit - pgno + 1);
+                var run = buffer.AsSpan(0, count * pageSize);
+                pages.ReadPages(pgno, run);
+                for (var i = 0; i < count; i++, pgno++)
                 {
-                    encoder.WritePage(pgno, page);
+                    if (pgno != lockPgno)
+                    {
+                        encoder.WritePage(pgno, run.Slice(i * pageSize, pageSize));
+                    }
                 }
             }
         }
@@ -63,9 +98,20 @@ public static class LtxSnapshot
         }
         return encoder.Finish(checksum);
     }
+
+    /// <summary>Pages of a database held in a stream, read from its start in order.</summary>
+    private sealed class StreamPages(Stream db, int pageSize) : ISnapshotPageSource
+    {
+        public void ReadPages(uint firstPgno, Span<byte> destination)
+        {
+            db.Position = (long)(firstPgno - 1) * pageSize;
+            var read = db.ReadAtLeast(destination, destination.Length, throwOnEndOfStream: false);
+            destination[read..].Clear();
+        }
+    }
 }
 
-/// <summary>How <see cref="LtxSnapshot.Write"/> builds the file.</summary>
+/// <summary>How <see cref="LtxSnapshot.Write(Stream, Stream, TxId, LtxSnapshotOptions, Checksum?)"/> builds the file.</summary>
 public sealed record LtxSnapshotOptions
 {
     /// <summary>LZ4-compress the page block.</summary>
