@@ -197,7 +197,11 @@ public sealed partial class Db
             pool = _filePool ??= new LtxFilePool(LtxDir);
         }
         // A file made ahead of time: creating one costs more than the rest of a small apply.
-        var temp = pool.Take() ?? System.IO.Path.Combine(LtxDir, $"{ReceivingPrefix}{System.IO.Path.GetFileName(final)}.{RandomNumberGenerator.GetInt32(int.MaxValue)}.tmp");
+        var temp = pool.Take() ?? ReceivingPath(System.IO.Path.GetFileName(final));
+        if (header.IsSnapshot && header.Commit > 0)
+        {
+            return ReceiveSnapshot(headerBytes, header, payload, temp, final, cancellationToken);
+        }
         LockSet locks;
         try
         {
@@ -228,13 +232,7 @@ public sealed partial class Db
         {
             if (header.IsSnapshot)
             {
-                foreach (var (_, _, path) in LtxFiles())
-                {
-                    if (path != final)
-                    {
-                        DeleteFile(path);
-                    }
-                }
+                DeleteLtxFilesExcept(final);
             }
             // Pages SQLite dirtied through its SHM mapping are written back before the header is
             // rewritten, or the write-back would restore the old header afterwards.
@@ -251,6 +249,22 @@ public sealed partial class Db
             throw fatal;
         }
         return header;
+    }
+
+    /// <summary>A new name for a file being received into the LTX directory (removed at start-up if left behind).</summary>
+    private string ReceivingPath(string name) =>
+        System.IO.Path.Combine(LtxDir, $"{ReceivingPrefix}{name}.{RandomNumberGenerator.GetInt32(int.MaxValue)}.tmp");
+
+    /// <summary>After a snapshot: every other LTX file is history the snapshot replaced.</summary>
+    private void DeleteLtxFilesExcept(string keep)
+    {
+        foreach (var (_, _, path) in LtxFiles())
+        {
+            if (path != keep)
+            {
+                DeleteFile(path);
+            }
+        }
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using LiteFs.Core.Replication;
 using LiteFs.Ltx;
 using Microsoft.Win32.SafeHandles;
 
@@ -92,6 +93,113 @@ public sealed partial class Db
                 total += n;
             }
             return total;
+        }
+    }
+
+    /// <summary>
+    /// Receives a snapshot (Commit &gt; 0) on a replica in one pass: while the decoder verifies
+    /// the payload, its pages go into a new database file and the payload into the LTX file.
+    /// Only once all of it verified is the write lock taken, the LTX file renamed into place and
+    /// the new database renamed over the old one (<see cref="InstallSnapshot"/>). A cut or corrupt
+    /// payload leaves the database as it was and removes both staged files.
+    /// </summary>
+    private LtxHeader ReceiveSnapshot(byte[] headerBytes, LtxHeader header, ChunkedReadStream payload, string temp, string final, CancellationToken cancellationToken)
+    {
+        var staged = ReceivingPath("database");
+        var checksums = new PageChecksums();
+        SafeFileHandle? database = null;
+        LtxTrailer trailer;
+        bool walHeader;
+        LockSet locks;
+        try
+        {
+            database = File.OpenHandle(staged, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+            using (var file = new StagedFileWriter(temp))
+            {
+                using var tee = new PrefixedStream(headerBytes, payload, file);
+                (_, trailer) = LtxSnapshot.Restore(tee, database, checksums.SetDatabase);
+                file.Complete();
+            }
+            Span<byte> sqliteHeader = stackalloc byte[20];
+            walHeader = RandomAccess.Read(database, sqliteHeader, 0) == sqliteHeader.Length && sqliteHeader[18] == 2 && sqliteHeader[19] == 2;
+            locks = AcquireWriteLock(cancellationToken);
+            try
+            {
+                File.Move(temp, final, overwrite: true);
+            }
+            catch
+            {
+                locks.Dispose();
+                throw;
+            }
+        }
+        catch
+        {
+            database?.Dispose();
+            DeleteFile(temp);
+            DeleteFile(staged);
+            throw;
+        }
+
+        using var held = locks;
+        try
+        {
+            DeleteLtxFilesExcept(final);
+            // Pages SQLite dirtied through its SHM mapping are written back before the header is
+            // rewritten, or the write-back would restore the old header afterwards.
+            _host.Invalidator.InvalidateData(Name, DbFileKind.Shm, 0, -1);
+            _host.Invalidator.Flush();
+            InstallSnapshot(staged, database, header, trailer, checksums, walHeader);
+            // The kernel drops stale pages before any SQLite reader can take a lock again.
+            _host.Invalidator.Flush();
+        }
+        catch (Exception ex) when (ex is not FatalDatabaseException)
+        {
+            var fatal = new FatalDatabaseException($"{Name}: cannot apply {System.IO.Path.GetFileName(final)}: {ex.Message}", ex);
+            _host.Fatal(fatal);
+            throw fatal;
+        }
+        return header;
+    }
+
+    /// <summary>
+    /// Makes a received, verified snapshot the database; the caller holds the write lock. The
+    /// rename replaces the file atomically and the node's handle moves to the new file, so a
+    /// reader sees the old database or the new one, never a mix. Then the same bookkeeping as
+    /// applying a file: checksums, position, SHM header, kernel cache, subscribers.
+    /// </summary>
+    private void InstallSnapshot(string staged, SafeFileHandle database, in LtxHeader header, in LtxTrailer trailer, PageChecksums checksums, bool walHeader)
+    {
+        lock (_sync)
+        {
+            if (PageSize != 0 && header.PageSize != PageSize)
+            {
+                database.Dispose();
+                throw new LiteFsException($"{Name}: snapshot has page size {header.PageSize}, the database has {PageSize}; a database cannot change its page size");
+            }
+            File.Move(staged, FilePath(DbFileKind.Database), overwrite: true);
+            var old = _handles[(int)DbFileKind.Database];
+            Volatile.Write(ref _handles[(int)DbFileKind.Database], database);
+            old?.Dispose();
+
+            PageSize = header.PageSize;
+            PageCount = header.Commit;
+            _checksums.ReplaceDatabase(checksums);
+            if (walHeader)
+            {
+                Mode = JournalMode.Wal;
+            }
+            var checksum = _checksums.Compute(PageCount, PageSize);
+            if (checksum != trailer.PostApplyChecksum)
+            {
+                throw new LiteFsException($"{Name}: database checksum {checksum} on TXID {header.MaxTxId} does not match LTX post-apply checksum {trailer.PostApplyChecksum}");
+            }
+            Pos = new Pos(header.MaxTxId, trailer.PostApplyChecksum);
+            Timestamp = header.Timestamp;
+            RewriteShmHeader();
+            _host.Invalidator.InvalidateData(Name, DbFileKind.Database, 0, -1);
+            _host.Invalidator.InvalidateEntry(Name + "-pos");
+            _host.OnTransaction(this, header, Pos);
         }
     }
 }

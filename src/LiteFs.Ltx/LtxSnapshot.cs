@@ -1,4 +1,5 @@
 using System.Buffers;
+using Microsoft.Win32.SafeHandles;
 
 namespace LiteFs.Ltx;
 
@@ -97,6 +98,66 @@ public static class LtxSnapshot
             throw new InvalidDataException($"snapshot checksum mismatch at tx {txid}: {options.Name} has checksum {checksum}, its position says {want}");
         }
         return encoder.Finish(checksum);
+    }
+
+    /// <summary>
+    /// Decodes the snapshot in <paramref name="ltx"/> into <paramref name="db"/>, an empty file,
+    /// in one pass: each page is verified as it is read and written in runs, its page checksum
+    /// handed to <paramref name="onPage"/>; at the end the file has the snapshot's size and the
+    /// whole LTX file (LZ4 frame, file checksum, post-apply checksum) has verified, and nothing
+    /// follows it in the stream. On any error (<see cref="LtxFormatException"/> for bad input)
+    /// the file holds part of the pages and is the caller's to discard.
+    /// </summary>
+    public static (LtxHeader Header, LtxTrailer Trailer) Restore(Stream ltx, SafeFileHandle db, Action<uint, Checksum>? onPage = null)
+    {
+        ArgumentNullException.ThrowIfNull(ltx);
+        ArgumentNullException.ThrowIfNull(db);
+        using var decoder = new LtxDecoder(ltx);
+        var header = decoder.ReadHeader();
+        if (!header.IsSnapshot)
+        {
+            throw new LtxFormatException("header.MinTXID", LtxLayout.MinTxId, $"not a snapshot: the file holds TXIDs {header.MinTxId}-{header.MaxTxId}, a snapshot starts at 1");
+        }
+        var pageSize = header.PageSize;
+        var runPages = Math.Max(1, RunSize / pageSize);
+        var buffer = ArrayPool<byte>.Shared.Rent(runPages * pageSize);
+        try
+        {
+            uint first = 0;
+            var count = 0;
+            while (decoder.ReadPage(out var page, buffer.AsSpan(count * pageSize, pageSize), out var checksum))
+            {
+                onPage?.Invoke(page.Pgno, checksum);
+                if (count > 0 && page.Pgno != first + (uint)count)
+                {
+                    // The gap of the lock page: the run so far is written, this page starts the next.
+                    RandomAccess.Write(db, buffer.AsSpan(0, count * pageSize), (long)(first - 1) * pageSize);
+                    buffer.AsSpan(count * pageSize, pageSize).CopyTo(buffer);
+                    count = 0;
+                }
+                if (count == 0)
+                {
+                    first = page.Pgno;
+                }
+                if (++count == runPages)
+                {
+                    RandomAccess.Write(db, buffer.AsSpan(0, count * pageSize), (long)(first - 1) * pageSize);
+                    count = 0;
+                }
+            }
+            if (count > 0)
+            {
+                RandomAccess.Write(db, buffer.AsSpan(0, count * pageSize), (long)(first - 1) * pageSize);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+        decoder.RequireEndOfStream();
+        // A last page that is the lock page is never stored: the size comes from Commit.
+        RandomAccess.SetLength(db, (long)header.Commit * pageSize);
+        return (header, decoder.Trailer);
     }
 
     /// <summary>Pages of a database held in a stream, read from its start in order.</summary>
