@@ -269,13 +269,16 @@ public sealed partial class Db
 
     /// <summary>
     /// Writes a file through a pooled staging buffer: a small received file costs one write(2)
-    /// and no allocation; a large one is written in 1 MiB pieces.
+    /// and no allocation. A large one is written in 1 MiB pieces by pool threads from a second
+    /// buffer while the first fills, so copying into the page cache overlaps with receiving.
     /// </summary>
     private sealed class StagedFileWriter : WriteOnlyStream
     {
         private const int StageSize = 1 << 20;
         private readonly Microsoft.Win32.SafeHandles.SafeFileHandle _file;
         private byte[]? _stage = ArrayPool<byte>.Shared.Rent(StageSize);
+        private byte[]? _spare;
+        private Task _pending = Task.CompletedTask;
         private int _staged;
         private long _offset;
 
@@ -295,16 +298,20 @@ public sealed partial class Db
                 buffer = buffer[n..];
                 if (_staged == stage.Length)
                 {
-                    WriteStage();
+                    _pending.GetAwaiter().GetResult();
+                    _pending = RandomAccess.WriteAsync(_file, stage.AsMemory(0, _staged), _offset).AsTask();
+                    _offset += _staged;
+                    _staged = 0;
+                    (_stage, _spare) = (_spare ?? ArrayPool<byte>.Shared.Rent(StageSize), stage);
+                    stage = _stage;
                 }
             }
         }
 
         /// <summary>Writes what is staged; the file is complete.</summary>
-        public void Complete() => WriteStage();
-
-        private void WriteStage()
+        public void Complete()
         {
+            _pending.GetAwaiter().GetResult();
             if (_staged > 0 && _stage is { } stage)
             {
                 RandomAccess.Write(_file, stage.AsSpan(0, _staged), _offset);
@@ -315,11 +322,23 @@ public sealed partial class Db
 
         protected override void Dispose(bool disposing)
         {
-            if (_stage is { } stage)
+            try
             {
-                _stage = null;
-                ArrayPool<byte>.Shared.Return(stage);
+                // A buffer goes back to the pool only once no write reads it any more.
+                _pending.Wait();
             }
+            catch (AggregateException)
+            {
+                // Thrown by Write or Complete already, or beside the error being thrown.
+            }
+            foreach (var buffer in new[] { _stage, _spare })
+            {
+                if (buffer is not null)
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                }
+            }
+            _stage = _spare = null;
             _file.Dispose();
             base.Dispose(disposing);
         }

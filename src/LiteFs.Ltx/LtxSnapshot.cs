@@ -120,19 +120,18 @@ public static class LtxSnapshot
         }
         var pageSize = header.PageSize;
         var runPages = Math.Max(1, RunSize / pageSize);
-        var buffer = ArrayPool<byte>.Shared.Rent(runPages * pageSize);
-        try
+        using (var runs = new RunWriter(db, runPages * pageSize))
         {
             uint first = 0;
             var count = 0;
-            while (decoder.ReadPage(out var page, buffer.AsSpan(count * pageSize, pageSize), out var checksum))
+            while (decoder.ReadPage(out var page, runs.Buffer.AsSpan(count * pageSize, pageSize), out var checksum))
             {
                 onPage?.Invoke(page.Pgno, checksum);
                 if (count > 0 && page.Pgno != first + (uint)count)
                 {
                     // The gap of the lock page: the run so far is written, this page starts the next.
-                    RandomAccess.Write(db, buffer.AsSpan(0, count * pageSize), (long)(first - 1) * pageSize);
-                    buffer.AsSpan(count * pageSize, pageSize).CopyTo(buffer);
+                    runs.Buffer.AsSpan(count * pageSize, pageSize).CopyTo(runs.Next);
+                    runs.Write(count * pageSize, (long)(first - 1) * pageSize);
                     count = 0;
                 }
                 if (count == 0)
@@ -141,23 +140,72 @@ public static class LtxSnapshot
                 }
                 if (++count == runPages)
                 {
-                    RandomAccess.Write(db, buffer.AsSpan(0, count * pageSize), (long)(first - 1) * pageSize);
+                    runs.Write(count * pageSize, (long)(first - 1) * pageSize);
                     count = 0;
                 }
             }
             if (count > 0)
             {
-                RandomAccess.Write(db, buffer.AsSpan(0, count * pageSize), (long)(first - 1) * pageSize);
+                runs.Write(count * pageSize, (long)(first - 1) * pageSize);
             }
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
+            runs.Finish();
         }
         decoder.RequireEndOfStream();
         // A last page that is the lock page is never stored: the size comes from Commit.
         RandomAccess.SetLength(db, (long)header.Commit * pageSize);
         return (header, decoder.Trailer);
+    }
+
+    /// <summary>
+    /// Two pooled run buffers: one is filled while the other is written by a pool thread, so the
+    /// copy into the page cache (as costly as decoding) overlaps with reading the next run.
+    /// </summary>
+    private sealed class RunWriter(SafeFileHandle file, int size) : IDisposable
+    {
+        private readonly byte[][] _buffers = [ArrayPool<byte>.Shared.Rent(size), ArrayPool<byte>.Shared.Rent(size)];
+        private int _current;
+        private Task _pending = Task.CompletedTask;
+
+        /// <summary>The buffer being filled.</summary>
+        public byte[] Buffer => _buffers[_current];
+
+        /// <summary>The buffer filled next, once its last write finished.</summary>
+        public byte[] Next
+        {
+            get
+            {
+                WaitPending();
+                return _buffers[_current ^ 1];
+            }
+        }
+
+        /// <summary>Starts writing the first <paramref name="length"/> bytes of <see cref="Buffer"/> and switches buffers.</summary>
+        public void Write(int length, long offset)
+        {
+            WaitPending();
+            _pending = RandomAccess.WriteAsync(file, _buffers[_current].AsMemory(0, length), offset).AsTask();
+            _current ^= 1;
+        }
+
+        /// <summary>Waits for the last write (and throws its error).</summary>
+        public void Finish() => WaitPending();
+
+        private void WaitPending() => _pending.GetAwaiter().GetResult();
+
+        public void Dispose()
+        {
+            try
+            {
+                // A buffer goes back to the pool only once no write reads it any more.
+                _pending.Wait();
+            }
+            catch (AggregateException)
+            {
+                // Already thrown by Write or Finish, or beside the error being thrown.
+            }
+            ArrayPool<byte>.Shared.Return(_buffers[0]);
+            ArrayPool<byte>.Shared.Return(_buffers[1]);
+        }
     }
 
     /// <summary>Pages of a database held in a stream, read from its start in order.</summary>
