@@ -16,24 +16,23 @@ public sealed partial class Db
     {
         lock (_sync)
         {
-            LtxHeader header;
+            // One open: the trailer is read first (or the whole file verified), then the pages.
+            using var file = File.OpenRead(path);
             LtxTrailer trailer;
-            using (var verify = File.OpenRead(path))
+            if (verified)
             {
-                if (verified)
-                {
-                    using var decoder = new LtxDecoder(verify);
-                    header = decoder.ReadHeader();
-                    verify.Seek(-LtxLayout.TrailerSize, SeekOrigin.End);
-                    Span<byte> raw = stackalloc byte[LtxLayout.TrailerSize];
-                    verify.ReadExactly(raw);
-                    trailer = LtxTrailer.Read(raw);
-                }
-                else
-                {
-                    (header, trailer, _) = LtxDecoder.Verify(verify);
-                }
+                Span<byte> raw = stackalloc byte[LtxLayout.TrailerSize];
+                file.Seek(-LtxLayout.TrailerSize, SeekOrigin.End);
+                file.ReadExactly(raw);
+                trailer = LtxTrailer.Read(raw);
             }
+            else
+            {
+                (_, trailer, _) = LtxDecoder.Verify(file);
+            }
+            file.Position = 0;
+            using var decoder = new LtxDecoder(file);
+            var header = decoder.ReadHeader();
             if (PageSize != 0 && header.PageSize != PageSize)
             {
                 throw new LiteFsException($"{Name}: {System.IO.Path.GetFileName(path)} has page size {header.PageSize}, the database has {PageSize}; a database cannot change its page size");
@@ -46,7 +45,7 @@ public sealed partial class Db
             }
             else
             {
-                WritePagesFrom(path, header, durable);
+                WritePages(decoder, header, durable);
             }
 
             var checksum = _checksums.Compute(PageCount, PageSize);
@@ -66,21 +65,18 @@ public sealed partial class Db
         }
     }
 
-    private void WritePagesFrom(string path, in LtxHeader header, bool durable)
+    private void WritePages(LtxDecoder decoder, in LtxHeader header, bool durable)
     {
         var database = RequireHandle(DbFileKind.Database, create: true);
         var buffer = ArrayPool<byte>.Shared.Rent(header.PageSize);
         try
         {
             var page = buffer.AsSpan(0, header.PageSize);
-            using var stream = File.OpenRead(path);
-            using var decoder = new LtxDecoder(stream);
-            decoder.ReadHeader();
-            while (decoder.ReadPage(out var ph, page))
+            while (decoder.ReadPage(out var ph, page, out var checksum))
             {
                 var offset = (long)(ph.Pgno - 1) * PageSize;
                 RandomAccess.Write(database, page, offset);
-                _checksums.SetDatabase(ph.Pgno, Checksum.OfPage(ph.Pgno, page));
+                _checksums.SetDatabase(ph.Pgno, checksum);
                 if (!header.IsSnapshot)
                 {
                     // A snapshot invalidates the whole file once it is written.

@@ -179,108 +179,6 @@ public sealed partial class Db
     }
 
     /// <summary>
-    /// Writes a snapshot of the database as one LTX file (MinTXID 1, MaxTXID the current TXID)
-    /// to <paramref name="output"/>, holding the read locks while pages are read. In WAL mode a
-    /// page's newest committed frame is read in place of the database file's page. The pages'
-    /// checksum must equal the current position's; otherwise nothing valid is finished.
-    /// </summary>
-    /// <returns>The position the snapshot brings a replica to.</returns>
-    public Pos WriteSnapshot(Stream output, TimeSpan timeout, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(output);
-        // Zero means no limit (upstream fails every snapshot then, so such a replica never syncs).
-        var deadline = timeout > TimeSpan.Zero ? Environment.TickCount64 + (long)timeout.TotalMilliseconds : long.MaxValue;
-        using var locks = AcquireReadLock(cancellationToken);
-        Pos pos;
-        uint commit;
-        int pageSize;
-        Dictionary<uint, long> frames;
-        lock (_sync)
-        {
-            // Every committed transaction recorded: the database file and the WAL frames read
-            // below then hold exactly the position's pages.
-            SettleWal(durable: false);
-            pos = _pos;
-            commit = PageCount;
-            pageSize = PageSize;
-            frames = new Dictionary<uint, long>(_walFrames);
-        }
-        if (pageSize == 0)
-        {
-            throw new LiteFsException($"{Name}: cannot snapshot a database whose page size is unknown");
-        }
-        var header = new LtxHeader
-        {
-            Flags = _host.Compress ? LtxLayout.FlagCompressLz4 : 0,
-            PageSize = pageSize,
-            Commit = commit,
-            MinTxId = new TxId(1),
-            MaxTxId = pos.TxId,
-            Timestamp = _host.Time.GetUtcNow().ToUnixTimeMilliseconds(),
-            NodeId = _host.NodeId,
-        };
-        using var encoder = new LtxEncoder(output);
-        encoder.WriteHeader(header);
-        var database = Handle(DbFileKind.Database, create: false);
-        var wal = frames.Count > 0 ? Handle(DbFileKind.Wal, create: false) : null;
-        // Pages that have no WAL frame are read from the database file in runs of up to 1 MiB.
-        var batch = Math.Max(1, (1 << 20) / pageSize);
-        var buffer = ArrayPool<byte>.Shared.Rent(batch * pageSize);
-        try
-        {
-            var lockPgno = LtxLayout.LockPageNumber(pageSize);
-            uint pgno = 1;
-            while (pgno <= commit)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                if (Environment.TickCount64 > deadline)
-                {
-                    throw new LiteFsException($"snapshot timeout exceeded ({timeout.TotalSeconds:0.###}s)");
-                }
-                if (pgno == lockPgno)
-                {
-                    pgno++;
-                    continue;
-                }
-                if (wal is not null && frames.TryGetValue(pgno, out var frameOffset))
-                {
-                    var page = buffer.AsSpan(0, pageSize);
-                    var n = RandomAccess.Read(wal, page, frameOffset + Sqlite.WalHeader.FrameHeaderSize);
-                    page[n..].Clear();
-                    encoder.WritePage(pgno, page);
-                    pgno++;
-                    continue;
-                }
-                var count = 1;
-                while (count < batch && pgno + count <= commit && pgno + count != lockPgno && (wal is null || !frames.ContainsKey(pgno + (uint)count)))
-                {
-                    count++;
-                }
-                var run = buffer.AsSpan(0, count * pageSize);
-                var read = database is null ? 0 : RandomAccess.Read(database, run, (long)(pgno - 1) * pageSize);
-                // Pages past the end of the file were never written: SQLite reads them as zeros.
-                run[read..].Clear();
-                for (var i = 0; i < count; i++)
-                {
-                    encoder.WritePage(pgno + (uint)i, run.Slice(i * pageSize, pageSize));
-                }
-                pgno += (uint)count;
-            }
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-        var expected = commit == 0 ? Checksum.Flag : pos.PostApplyChecksum;
-        if (encoder.SnapshotChecksum != expected)
-        {
-            throw new LiteFsException($"{Name}: snapshot checksum {encoder.SnapshotChecksum} does not match the position {pos}; the database file changed outside LiteFS");
-        }
-        encoder.Finish(expected);
-        return pos;
-    }
-
-    /// <summary>
     /// Receives one streamed LTX file on a replica: checks the position (unless it is a
     /// snapshot), stores the file while verifying it completely, then takes the write lock,
     /// renames the file into place and applies it. Nothing touches the database before the whole
@@ -324,7 +222,11 @@ public sealed partial class Db
             pool = _filePool ??= new LtxFilePool(LtxDir);
         }
         // A file made ahead of time: creating one costs more than the rest of a small apply.
-        var temp = pool.Take() ?? System.IO.Path.Combine(LtxDir, $"{ReceivingPrefix}{System.IO.Path.GetFileName(final)}.{RandomNumberGenerator.GetInt32(int.MaxValue)}.tmp");
+        var temp = pool.Take() ?? ReceivingPath(System.IO.Path.GetFileName(final));
+        if (header.IsSnapshot && header.Commit > 0)
+        {
+            return ReceiveSnapshot(headerBytes, header, payload, temp, final, cancellationToken);
+        }
         LockSet locks;
         try
         {
@@ -356,13 +258,7 @@ public sealed partial class Db
         {
             if (header.IsSnapshot)
             {
-                foreach (var (_, _, path) in LtxFiles())
-                {
-                    if (path != final)
-                    {
-                        DeleteFile(path);
-                    }
-                }
+                DeleteLtxFilesExcept(final);
             }
             // Pages SQLite dirtied through its SHM mapping are written back before the header is
             // rewritten, or the write-back would restore the old header afterwards.
@@ -381,15 +277,34 @@ public sealed partial class Db
         return header;
     }
 
+    /// <summary>A new name for a file being received into the LTX directory (removed at start-up if left behind).</summary>
+    private string ReceivingPath(string name) =>
+        System.IO.Path.Combine(LtxDir, $"{ReceivingPrefix}{name}.{RandomNumberGenerator.GetInt32(int.MaxValue)}.tmp");
+
+    /// <summary>After a snapshot: every other LTX file is history the snapshot replaced.</summary>
+    private void DeleteLtxFilesExcept(string keep)
+    {
+        foreach (var (_, _, path) in LtxFiles())
+        {
+            if (path != keep)
+            {
+                DeleteFile(path);
+            }
+        }
+    }
+
     /// <summary>
     /// Writes a file through a pooled staging buffer: a small received file costs one write(2)
-    /// and no allocation; a large one is written in 1 MiB pieces.
+    /// and no allocation. A large one is written in 1 MiB pieces by pool threads from a second
+    /// buffer while the first fills, so copying into the page cache overlaps with receiving.
     /// </summary>
     private sealed class StagedFileWriter : WriteOnlyStream
     {
         private const int StageSize = 1 << 20;
         private readonly Microsoft.Win32.SafeHandles.SafeFileHandle _file;
         private byte[]? _stage = ArrayPool<byte>.Shared.Rent(StageSize);
+        private byte[]? _spare;
+        private Task _pending = Task.CompletedTask;
         private int _staged;
         private long _offset;
 
@@ -409,16 +324,20 @@ public sealed partial class Db
                 buffer = buffer[n..];
                 if (_staged == stage.Length)
                 {
-                    WriteStage();
+                    _pending.GetAwaiter().GetResult();
+                    _pending = RandomAccess.WriteAsync(_file, stage.AsMemory(0, _staged), _offset).AsTask();
+                    _offset += _staged;
+                    _staged = 0;
+                    (_stage, _spare) = (_spare ?? ArrayPool<byte>.Shared.Rent(StageSize), stage);
+                    stage = _stage;
                 }
             }
         }
 
         /// <summary>Writes what is staged; the file is complete.</summary>
-        public void Complete() => WriteStage();
-
-        private void WriteStage()
+        public void Complete()
         {
+            _pending.GetAwaiter().GetResult();
             if (_staged > 0 && _stage is { } stage)
             {
                 RandomAccess.Write(_file, stage.AsSpan(0, _staged), _offset);
@@ -429,11 +348,23 @@ public sealed partial class Db
 
         protected override void Dispose(bool disposing)
         {
-            if (_stage is { } stage)
+            try
             {
-                _stage = null;
-                ArrayPool<byte>.Shared.Return(stage);
+                // A buffer goes back to the pool only once no write reads it any more.
+                _pending.Wait();
             }
+            catch (AggregateException)
+            {
+                // Thrown by Write or Complete already, or beside the error being thrown.
+            }
+            foreach (var buffer in new[] { _stage, _spare })
+            {
+                if (buffer is not null)
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                }
+            }
+            _stage = _spare = null;
             _file.Dispose();
             base.Dispose(disposing);
         }

@@ -143,7 +143,15 @@ public sealed partial class Db : IDisposable
     public int Read(DbFileKind kind, Span<byte> buffer, long offset)
     {
         var handle = Handle(kind, create: false) ?? throw new LiteFsException(LiteFsError.NotFound, $"{Name}: {kind} file does not exist");
-        return RandomAccess.Read(handle, buffer, offset);
+        try
+        {
+            return RandomAccess.Read(handle, buffer, offset);
+        }
+        catch (ObjectDisposedException) when (kind == DbFileKind.Database)
+        {
+            // A snapshot replaced the file (and the handle) meanwhile: read the new one.
+            return Read(kind, buffer, offset);
+        }
     }
 
     /// <summary>Creates one of the files exclusively.</summary>

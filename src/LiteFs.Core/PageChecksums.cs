@@ -75,6 +75,21 @@ internal sealed class PageChecksums
         }
     }
 
+    /// <summary>
+    /// Takes the database file's checksums from <paramref name="source"/> (left empty) in place of
+    /// this one's: the database file was replaced as a whole. The WAL overlay stays.
+    /// </summary>
+    public void ReplaceDatabase(PageChecksums source)
+    {
+        _blocks.Clear();
+        _blocks.AddRange(source._blocks);
+        _blockXor.Clear();
+        _blockXor.AddRange(source._blockXor);
+        _blockValid.Clear();
+        _blockValid.AddRange(source._blockValid);
+        source.Clear();
+    }
+
     /// <summary>Forgets everything.</summary>
     public void Clear()
     {

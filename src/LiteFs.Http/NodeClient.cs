@@ -52,6 +52,9 @@ public sealed class NodeClient : IPrimaryClient, IDisposable
             KeepAlivePingTimeout = TimeSpan.FromSeconds(10),
             KeepAlivePingPolicy = HttpKeepAlivePingPolicy.WithActiveRequests,
             EnableMultipleHttp2Connections = true,
+            // A stream carries snapshots of whole databases: with the 64 KiB default window the
+            // primary stops every few frames until the replica's WINDOW_UPDATE comes back.
+            InitialHttp2StreamWindowSize = 4 << 20,
             AutomaticDecompression = DecompressionMethods.None,
             UseCookies = false,
             UseProxy = false,

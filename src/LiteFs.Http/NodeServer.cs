@@ -114,6 +114,9 @@ public sealed partial class NodeServer : IAsyncDisposable
         kestrel.Limits.MinResponseDataRate = null;
         kestrel.Limits.MinRequestBodyDataRate = null;
         kestrel.Limits.MaxRequestBodySize = null;
+        // A stream writes a snapshot 256 KiB at a time: with the 64 KiB default every write waits
+        // until Kestrel has framed and sent most of it.
+        kestrel.Limits.MaxResponseBufferSize = 1 << 20;
         // A replica that vanished without closing its connection leaves a stream blocked on flow
         // control; pings find such connections and end them (and their streams).
         kestrel.Limits.Http2.KeepAlivePingDelay = TimeSpan.FromSeconds(10);

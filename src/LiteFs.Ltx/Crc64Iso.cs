@@ -10,7 +10,7 @@ namespace LiteFs.Ltx;
 /// of "123456789" is 0xB90956C775A41001. (<c>System.IO.Hashing.Crc64</c> is the ECMA-182
 /// variant and gives different values.)
 /// </summary>
-public static class Crc64Iso
+public static partial class Crc64Iso
 {
     /// <summary>The reflected polynomial.</summary>
     public const ulong ReflectedPolynomial = 0xD800000000000000;
@@ -27,7 +27,19 @@ public static class Crc64Iso
     /// </summary>
     public static ulong Append(ulong crc, ReadOnlySpan<byte> data)
     {
-        crc = ~crc;
+        if (data.Length >= FoldMinimum && IsFoldingSupported)
+        {
+            return ~AppendFolding(~crc, data);
+        }
+        return AppendTable(crc, data);
+    }
+
+    /// <summary>The slice-by-16 table form alone (what <see cref="Append"/> uses for short input, or without carry-less multiply).</summary>
+    internal static ulong AppendTable(ulong crc, ReadOnlySpan<byte> data) => ~UpdateTable(~crc, data);
+
+    /// <summary>Advances the register <paramref name="crc"/> (no pre- or post-inversion) over <paramref name="data"/>.</summary>
+    private static ulong UpdateTable(ulong crc, ReadOnlySpan<byte> data)
+    {
         ref var t = ref MemoryMarshal.GetArrayDataReference(Table);
         ref var p = ref MemoryMarshal.GetReference(data);
         nint n = data.Length;
@@ -45,7 +57,7 @@ public static class Crc64Iso
         {
             crc = Unsafe.Add(ref t, (nint)(byte)(crc ^ Unsafe.Add(ref p, i))) ^ (crc >> 8);
         }
-        return ~crc;
+        return crc;
     }
 
     /// <summary>The CRC of <paramref name="data"/> alone.</summary>

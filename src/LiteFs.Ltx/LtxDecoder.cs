@@ -73,8 +73,17 @@ public sealed class LtxDecoder : IDisposable
     /// Reads the next page into <paramref name="data"/> (exactly PageSize bytes). Returns false at
     /// the end marker, after reading and verifying the trailer.
     /// </summary>
-    public bool ReadPage(out PageHeader pageHeader, Span<byte> data)
+    public bool ReadPage(out PageHeader pageHeader, Span<byte> data) => ReadPage(out pageHeader, data, withChecksum: false, out _);
+
+    /// <summary>
+    /// Reads the next page like <see cref="ReadPage(out PageHeader, Span{byte})"/> and gives its
+    /// page checksum, computed once (a snapshot's post-apply check folds in the same value).
+    /// </summary>
+    public bool ReadPage(out PageHeader pageHeader, Span<byte> data, out Checksum checksum) => ReadPage(out pageHeader, data, withChecksum: true, out checksum);
+
+    private bool ReadPage(out PageHeader pageHeader, Span<byte> data, bool withChecksum, out Checksum checksum)
     {
+        checksum = default;
         if (_state == State.Start)
         {
             ReadHeader();
@@ -101,9 +110,13 @@ public sealed class LtxDecoder : IDisposable
         }
         CheckPageNumber(pgno, frameOffset);
         ReadBlock(data, pgno);
+        if (withChecksum || Header.IsSnapshot)
+        {
+            checksum = Checksum.OfPage(pgno, data);
+        }
         if (Header.IsSnapshot)
         {
-            _snapshotChecksum = _snapshotChecksum.Xor(Checksum.OfPage(pgno, data));
+            _snapshotChecksum = _snapshotChecksum.Xor(checksum);
         }
         _prevPgno = pgno;
         PageCount++;
@@ -252,12 +265,19 @@ public sealed class LtxDecoder : IDisposable
         using var decoder = new LtxDecoder(stream);
         decoder.ReadHeader();
         var trailer = decoder.ReadToEnd();
+        decoder.RequireEndOfStream();
+        return (decoder.Header, trailer, decoder.PageCount);
+    }
+
+    /// <summary>Once the trailer is read: the stream must end there.</summary>
+    internal void RequireEndOfStream()
+    {
+        var stream = _raw.Stream;
         Span<byte> probe = stackalloc byte[1];
         if (stream.Read(probe) != 0)
         {
-            var extra = stream.CanSeek ? stream.Length - decoder.BytesRead : 1;
-            throw new LtxFormatException("trailer", decoder.BytesRead, $"{extra} unexpected byte(s) follow the trailer");
+            var extra = stream.CanSeek ? stream.Length - BytesRead : 1;
+            throw new LtxFormatException("trailer", BytesRead, $"{extra} unexpected byte(s) follow the trailer");
         }
-        return (decoder.Header, trailer, decoder.PageCount);
     }
 }

@@ -1,10 +1,27 @@
 using System.Buffers;
+using Microsoft.Win32.SafeHandles;
 
 namespace LiteFs.Ltx;
 
-/// <summary>Writes snapshot LTX files (MinTXID 1: every page of a database) from raw database files.</summary>
+/// <summary>
+/// Where a snapshot's pages come from: a database file, or (on a live node) a database file with
+/// newer versions of some pages elsewhere, such as committed WAL frames.
+/// </summary>
+public interface ISnapshotPageSource
+{
+    /// <summary>
+    /// Fills <paramref name="destination"/>, a whole number of pages, with the pages from
+    /// <paramref name="firstPgno"/> on. Pages that were never written read as zeros.
+    /// </summary>
+    void ReadPages(uint firstPgno, Span<byte> destination);
+}
+
+/// <summary>Writes snapshot LTX files (MinTXID 1: every page of a database).</summary>
 public static class LtxSnapshot
 {
+    /// <summary>Pages are read from the source in runs of up to this many bytes.</summary>
+    private const int RunSize = 1 << 20;
+
     /// <summary>
     /// Encodes the database in <paramref name="db"/> as a snapshot at <paramref name="txid"/>.
     /// With <paramref name="expected"/>, the pages' checksum must equal it (the database must be
@@ -14,7 +31,6 @@ public static class LtxSnapshot
     public static LtxTrailer Write(Stream db, Stream output, TxId txid, LtxSnapshotOptions options, Checksum? expected = null)
     {
         ArgumentNullException.ThrowIfNull(db);
-        ArgumentNullException.ThrowIfNull(output);
         ArgumentNullException.ThrowIfNull(options);
         if (db.Length == 0)
         {
@@ -25,8 +41,22 @@ public static class LtxSnapshot
         {
             throw new InvalidDataException($"{options.Name} is {db.Length} bytes, not a whole number of {pageSize}-byte pages");
         }
-        var commit = (uint)(db.Length / pageSize);
-        var lockPgno = LtxLayout.LockPageNumber(pageSize);
+        return Write(new StreamPages(db, pageSize), pageSize, (uint)(db.Length / pageSize), output, txid, options, expected);
+    }
+
+    /// <summary>
+    /// Encodes pages 1 to <paramref name="commit"/> of <paramref name="pages"/> (the lock page
+    /// left out) as a snapshot at <paramref name="txid"/>, reading them in runs. With
+    /// <paramref name="expected"/>, the pages' checksum must equal it, otherwise nothing valid is
+    /// finished and <see cref="InvalidDataException"/> is thrown. Cancellation is checked
+    /// between runs.
+    /// </summary>
+    public static LtxTrailer Write(ISnapshotPageSource pages, int pageSize, uint commit, Stream output, TxId txid, LtxSnapshotOptions options,
+        Checksum? expected = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(pages);
+        ArgumentNullException.ThrowIfNull(output);
+        ArgumentNullException.ThrowIfNull(options);
         using var encoder = new LtxEncoder(output);
         encoder.WriteHeader(new LtxHeader
         {
@@ -38,17 +68,23 @@ public static class LtxSnapshot
             Timestamp = options.Timestamp ?? DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
             NodeId = options.NodeId,
         });
-        var buffer = ArrayPool<byte>.Shared.Rent(pageSize);
+        var lockPgno = LtxLayout.LockPageNumber(pageSize);
+        var runPages = Math.Max(1, RunSize / pageSize);
+        var buffer = ArrayPool<byte>.Shared.Rent(runPages * pageSize);
         try
         {
-            var page = buffer.AsSpan(0, pageSize);
-            db.Position = 0;
-            for (uint pgno = 1; pgno <= commit; pgno++)
+            for (uint pgno = 1; pgno <= commit;)
             {
-                db.ReadExactly(page);
-                if (pgno != lockPgno)
+                cancellationToken.ThrowIfCancellationRequested();
+                var count = (int)Math.Min((uint)runPages, commit - pgno + 1);
+                var run = buffer.AsSpan(0, count * pageSize);
+                pages.ReadPages(pgno, run);
+                for (var i = 0; i < count; i++, pgno++)
                 {
-                    encoder.WritePage(pgno, page);
+                    if (pgno != lockPgno)
+                    {
+                        encoder.WritePage(pgno, run.Slice(i * pageSize, pageSize));
+                    }
                 }
             }
         }
@@ -63,9 +99,128 @@ public static class LtxSnapshot
         }
         return encoder.Finish(checksum);
     }
+
+    /// <summary>
+    /// Decodes the snapshot in <paramref name="ltx"/> into <paramref name="db"/>, an empty file,
+    /// in one pass: each page is verified as it is read and written in runs, its page checksum
+    /// handed to <paramref name="onPage"/>; at the end the file has the snapshot's size and the
+    /// whole LTX file (LZ4 frame, file checksum, post-apply checksum) has verified, and nothing
+    /// follows it in the stream. On any error (<see cref="LtxFormatException"/> for bad input)
+    /// the file holds part of the pages and is the caller's to discard.
+    /// </summary>
+    public static (LtxHeader Header, LtxTrailer Trailer) Restore(Stream ltx, SafeFileHandle db, Action<uint, Checksum>? onPage = null)
+    {
+        ArgumentNullException.ThrowIfNull(ltx);
+        ArgumentNullException.ThrowIfNull(db);
+        using var decoder = new LtxDecoder(ltx);
+        var header = decoder.ReadHeader();
+        if (!header.IsSnapshot)
+        {
+            throw new LtxFormatException("header.MinTXID", LtxLayout.MinTxId, $"not a snapshot: the file holds TXIDs {header.MinTxId}-{header.MaxTxId}, a snapshot starts at 1");
+        }
+        var pageSize = header.PageSize;
+        var runPages = Math.Max(1, RunSize / pageSize);
+        using (var runs = new RunWriter(db, runPages * pageSize))
+        {
+            uint first = 0;
+            var count = 0;
+            while (decoder.ReadPage(out var page, runs.Buffer.AsSpan(count * pageSize, pageSize), out var checksum))
+            {
+                onPage?.Invoke(page.Pgno, checksum);
+                if (count > 0 && page.Pgno != first + (uint)count)
+                {
+                    // The gap of the lock page: the run so far is written, this page starts the next.
+                    runs.Buffer.AsSpan(count * pageSize, pageSize).CopyTo(runs.Next);
+                    runs.Write(count * pageSize, (long)(first - 1) * pageSize);
+                    count = 0;
+                }
+                if (count == 0)
+                {
+                    first = page.Pgno;
+                }
+                if (++count == runPages)
+                {
+                    runs.Write(count * pageSize, (long)(first - 1) * pageSize);
+                    count = 0;
+                }
+            }
+            if (count > 0)
+            {
+                runs.Write(count * pageSize, (long)(first - 1) * pageSize);
+            }
+            runs.Finish();
+        }
+        decoder.RequireEndOfStream();
+        // A last page that is the lock page is never stored: the size comes from Commit.
+        RandomAccess.SetLength(db, (long)header.Commit * pageSize);
+        return (header, decoder.Trailer);
+    }
+
+    /// <summary>
+    /// Two pooled run buffers: one is filled while the other is written by a pool thread, so the
+    /// copy into the page cache (as costly as decoding) overlaps with reading the next run.
+    /// </summary>
+    private sealed class RunWriter(SafeFileHandle file, int size) : IDisposable
+    {
+        private readonly byte[][] _buffers = [ArrayPool<byte>.Shared.Rent(size), ArrayPool<byte>.Shared.Rent(size)];
+        private int _current;
+        private Task _pending = Task.CompletedTask;
+
+        /// <summary>The buffer being filled.</summary>
+        public byte[] Buffer => _buffers[_current];
+
+        /// <summary>The buffer filled next, once its last write finished.</summary>
+        public byte[] Next
+        {
+            get
+            {
+                WaitPending();
+                return _buffers[_current ^ 1];
+            }
+        }
+
+        /// <summary>Starts writing the first <paramref name="length"/> bytes of <see cref="Buffer"/> and switches buffers.</summary>
+        public void Write(int length, long offset)
+        {
+            WaitPending();
+            _pending = RandomAccess.WriteAsync(file, _buffers[_current].AsMemory(0, length), offset).AsTask();
+            _current ^= 1;
+        }
+
+        /// <summary>Waits for the last write (and throws its error).</summary>
+        public void Finish() => WaitPending();
+
+        private void WaitPending() => _pending.GetAwaiter().GetResult();
+
+        public void Dispose()
+        {
+            try
+            {
+                // A buffer goes back to the pool only once no write reads it any more.
+                _pending.Wait();
+            }
+            catch (AggregateException)
+            {
+                // Already thrown by Write or Finish, or beside the error being thrown.
+            }
+            ArrayPool<byte>.Shared.Return(_buffers[0]);
+            ArrayPool<byte>.Shared.Return(_buffers[1]);
+        }
+    }
+
+    /// <summary>Pages of a database held in a stream, read from its start in order.</summary>
+    private sealed class StreamPages(Stream db, int pageSize) : ISnapshotPageSource
+    {
+        public void ReadPages(uint firstPgno, Span<byte> destination)
+        {
+            db.Position = (long)(firstPgno - 1) * pageSize;
+            var read = db.ReadAtLeast(destination, destination.Length, throwOnEndOfStream: false);
+            destination[read..].Clear();
+        }
+    }
 }
 
-/// <summary>How <see cref="LtxSnapshot.Write"/> builds the file.</summary>
+/// <summary>How <see cref="LtxSnapshot.Write(Stream, Stream, TxId, LtxSnapshotOptions, Checksum?)"/> builds the file.</summary>
 public sealed record LtxSnapshotOptions
 {
     /// <summary>LZ4-compress the page block.</summary>

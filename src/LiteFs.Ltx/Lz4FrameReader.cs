@@ -145,7 +145,8 @@ internal sealed class Lz4FrameReader : IDisposable
         {
             throw Error("lz4 block size", blockOffset, $"block of {size} bytes exceeds the frame's maximum block size {_maxBlockSize}");
         }
-        var compressed = _compressed.AsSpan(0, size);
+        // A stored block is read straight into the decoded buffer: there is nothing to decompress.
+        var compressed = (stored ? _decoded : _compressed).AsSpan(0, size);
         _raw.ReadExactly(compressed, "lz4 block");
         if (_blockChecksums)
         {
@@ -161,7 +162,6 @@ internal sealed class Lz4FrameReader : IDisposable
         int length;
         if (stored)
         {
-            compressed.CopyTo(decoded);
             length = size;
         }
         else

@@ -75,19 +75,19 @@ internal sealed class Lz4FrameWriter : IDisposable
         var encoded = _encoded!;
         var source = _block.AsSpan(0, _blockLength);
         var size = LZ4Codec.Encode(source, encoded.AsSpan(4), LZ4Level.L00_FAST);
-        uint sizeField;
         if (size > 0 && size < source.Length)
         {
-            sizeField = (uint)size;
+            BinaryPrimitives.WriteUInt32LittleEndian(encoded, (uint)size);
+            _output.Write(encoded, 0, 4 + size);
         }
         else
         {
-            source.CopyTo(encoded.AsSpan(4));
+            // Stored as it is, from the block buffer itself (no copy next to the failed attempt).
             size = source.Length;
-            sizeField = (uint)size | Lz4Frame.UncompressedBit;
+            BinaryPrimitives.WriteUInt32LittleEndian(encoded, (uint)size | Lz4Frame.UncompressedBit);
+            _output.Write(encoded, 0, 4);
+            _output.Write(source);
         }
-        BinaryPrimitives.WriteUInt32LittleEndian(encoded, sizeField);
-        _output.Write(encoded, 0, 4 + size);
         BytesWritten += 4 + size;
         _blockLength = 0;
     }

@@ -244,6 +244,88 @@ public sealed class ReplicationTests : IDisposable
         Assert.False(File.Exists(db.FilePath(DbFileKind.Database)));
     }
 
+    /// <summary>
+    /// A stream carrying one snapshot of a made-up database of <paramref name="pages"/> pages
+    /// (several 1 MiB runs) for wal4096.db at TXID 9, then READY; <paramref name="damage"/>
+    /// spoils the LTX file before it is chunked, or cuts the stream.
+    /// </summary>
+    private static (byte[] Body, byte[] Database, Pos Pos) SnapshotStream(int pages, string? damage = null)
+    {
+        var random = new Random(pages);
+        var database = new byte[pages * 4096];
+        random.NextBytes(database);
+        "SQLite format 3\0"u8.CopyTo(database);
+        database[16] = 0x10;
+        database[17] = 0;
+        database[18] = database[19] = 1;
+        using var ltx = new MemoryStream();
+        var trailer = LtxSnapshot.Write(new MemoryStream(database), ltx, new TxId(9), new LtxSnapshotOptions { NodeId = 0x42 });
+        var file = ltx.ToArray();
+        if (damage == "flip")
+        {
+            // In the last page's data: found only by the checksums in the trailer, after every page.
+            file[^(LtxLayout.TrailerSize + LtxLayout.PageHeaderSize + 100)] ^= 0x01;
+        }
+        using var body = new MemoryStream();
+        var writer = new StreamFrameWriter(body);
+        writer.WriteLtxHeader("wal4096.db");
+        using (var chunked = new ChunkedWriteStream(body))
+        {
+            chunked.Write(file);
+            chunked.Complete();
+        }
+        writer.WriteEmpty(StreamFrameType.Ready);
+        var bytes = body.ToArray();
+        return (damage == "cut" ? bytes[..(bytes.Length / 2)] : bytes, database, new Pos(new TxId(9), trailer.PostApplyChecksum));
+    }
+
+    [Fact]
+    public void Replica_SnapshotOverExistingDatabase_ReplacesDatabaseAndHistory()
+    {
+        var replica = NewStore("replica", primary: false, Seed("wal-4096", "wal4096.db", 2, Golden("wal-4096", "pre-close", "database"), "LFSCC4107E101BBC6363"));
+        var db = replica.Find("wal4096.db")!;
+        var (body, database, pos) = SnapshotStream(700);
+        Follow(replica, new CapturedPrimary(body, "LFSCC4107E101BBC6363"));
+        WaitFor(() => db.Pos == pos && replica.IsReady, "the snapshot");
+        Assert.Equal(database, File.ReadAllBytes(db.FilePath(DbFileKind.Database)));
+        Assert.Equal(700u, db.PageCount);
+        Assert.Equal(pos.PostApplyChecksum, db.ComputeChecksum());
+        Assert.Equal([LtxFileName.Format(new TxId(1), new TxId(9))], Directory.GetFiles(db.LtxDir, "*.ltx").Select(Path.GetFileName));
+        Assert.Empty(Directory.GetFiles(db.LtxDir, ".recv.*"));
+        // The node reads the new file through its own handle too.
+        var page = new byte[4096];
+        db.Read(DbFileKind.Database, page, 699L * 4096);
+        Assert.Equal(database[(699 * 4096)..], page);
+    }
+
+    [Theory]
+    [InlineData("flip")]
+    [InlineData("cut")]
+    public void Replica_CorruptOrCutSnapshotOverExistingDatabase_LeavesItByteIdentical(string damage)
+    {
+        var replica = NewStore("replica", primary: false, Seed("wal-4096", "wal4096.db", 2, Golden("wal-4096", "pre-close", "database"), "LFSCC4107E101BBC6363"));
+        var db = replica.Find("wal4096.db")!;
+        var before = File.ReadAllBytes(db.FilePath(DbFileKind.Database));
+        var ltxBefore = Directory.GetFiles(db.LtxDir, "*.ltx").Order().Select(File.ReadAllBytes).ToList();
+        var posBefore = db.Pos;
+        var entriesBefore = Directory.GetFileSystemEntries(db.Path).Order().ToList();
+        var primary = new CapturedPrimary(SnapshotStream(700, damage).Body, "LFSCC4107E101BBC6363");
+        var client = Follow(replica, primary);
+        WaitFor(() => primary.Requests.Count >= 2, "a reconnect after the bad snapshot");
+        client.Dispose(); // no receive in progress while the directory is inspected
+
+        Assert.Equal(posBefore, db.Pos);
+        Assert.Equal(before, File.ReadAllBytes(db.FilePath(DbFileKind.Database)));
+        Assert.Equal(ltxBefore, Directory.GetFiles(db.LtxDir, "*.ltx").Order().Select(File.ReadAllBytes).ToList());
+        // Besides the LTX files, only the empty files made ahead of time for the next receive.
+        Assert.All(Directory.GetFiles(db.LtxDir).Where(f => !f.EndsWith(".ltx", StringComparison.Ordinal)), f =>
+        {
+            Assert.StartsWith(".pool.", Path.GetFileName(f), StringComparison.Ordinal);
+            Assert.Equal(0, new FileInfo(f).Length);
+        });
+        Assert.Equal(entriesBefore, Directory.GetFileSystemEntries(db.Path).Order().ToList());
+    }
+
     [Fact]
     public void Open_PartiallyReceivedFile_IsRemoved()
     {

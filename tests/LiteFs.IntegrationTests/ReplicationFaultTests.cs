@@ -1,4 +1,5 @@
 using System.Globalization;
+using LiteFs.Ltx;
 using LiteFs.TestKit;
 using Xunit.Abstractions;
 
@@ -69,6 +70,66 @@ public class ReplicationFaultTests(ITestOutputHelper output)
         reader.AssertClean(cluster, replica.Name);
         AssertGroups(cluster, replica, writer);
         WaitUntil(cluster, () => ReadLagMs(replica) < 2000, "the replica's .lag to drop once healed");
+    }
+
+    /// <summary>
+    /// A replica cut off for longer than the primary's retention gets a snapshot when it comes
+    /// back, and the snapshot replaces its database file in one step under open connections: the
+    /// reader that kept its connection through it never sees a half-applied state or an error,
+    /// and a connection opened before the snapshot reads the new database on its next query.
+    /// </summary>
+    [Theory]
+    [InlineData("DELETE")]
+    [InlineData("WAL")]
+    public void SnapshotOverOpenDatabase_ReadersKeepConnections_SeeOldOrNewWhole(string journalMode)
+    {
+        using var cluster = new Cluster(replicas: 1, new ClusterOptions
+        {
+            Proxies = true,
+            // The snapshot timeout defaults to the retention (1 s): too tight on a loaded machine.
+            Primary = new NodeSettings { Retention = "1s", RetentionMonitorInterval = "1s", SnapshotTimeout = "60s" },
+        });
+        var (replica, proxy) = StartWithSchema(cluster, journalMode);
+        using var reader = new AtomicityReader(replica.Path(Db));
+        using var writer = new WriteLoad(cluster.Primary.Path(Db), journalMode);
+        writer.WaitForCommitted(20, cluster);
+        cluster.WaitCaughtUp(Db);
+        using var held = Sql.OpenReadOnly(replica.Path(Db));
+        Sql.Exec(held, "PRAGMA busy_timeout = 30000");
+        Assert.True(Convert.ToInt64(Sql.Scalar(held, "SELECT count(*) FROM t"), CultureInfo.InvariantCulture) > 0);
+
+        proxy.Partitioned = true;
+        // Whatever was in flight at the cut has landed once the position stops moving.
+        var cutAt = 0ul;
+        WaitUntil(cluster, () =>
+        {
+            var seen = Cluster.TxIdOf(replica.ReadPos(Db)!);
+            Thread.Sleep(300);
+            cutAt = Cluster.TxIdOf(replica.ReadPos(Db)!);
+            return seen == cutAt;
+        }, "the replica's position to settle after the cut");
+        // Until no file the replica could continue from is left on the primary.
+        WaitUntil(cluster, () => cluster.Primary.LtxFiles(Db).All(name => LtxFileName.TryParse(name, out var min, out _) && min.Value > cutAt + 1),
+            $"retention to remove every file after {cutAt:x16} but the newest on the primary");
+        proxy.Partitioned = false;
+        writer.WaitForCommitted(writer.Committed + 20, cluster);
+        writer.Stop();
+
+        var current = Cluster.TxIdOf(cluster.AssertIdentical(Db));
+        var snapshots = replica.LtxFiles(Db).Where(name => LtxFileName.TryParse(name, out var min, out var max) && min.Value == 1 && max.Value > cutAt);
+        if (!snapshots.Any())
+        {
+            cluster.Fail($"{replica.Name} (cut off at {cutAt:x16}, now at {current:x16}) should have received a snapshot; its ltx dir: {string.Join(", ", replica.LtxFiles(Db))}");
+        }
+        reader.AssertClean(cluster, replica.Name);
+        AssertGroups(cluster, replica, writer);
+        var expected = Sql.CliRun(cluster.Primary.Path(Db), "SELECT count(*), sum(txno) FROM t;").Stdout.Trim();
+        using (var command = held.CreateCommand())
+        {
+            command.CommandText = "SELECT count(*) || '|' || sum(txno) FROM t";
+            Assert.Equal(expected, command.ExecuteScalar() as string);
+        }
+        Assert.Equal("ok", Sql.Scalar(held, "PRAGMA integrity_check"));
     }
 
     [Fact]

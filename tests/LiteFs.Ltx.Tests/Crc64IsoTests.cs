@@ -22,6 +22,15 @@ public class Crc64IsoTests
     [InlineData(16)]
     [InlineData(17)]
     [InlineData(100)]
+    [InlineData(127)]
+    [InlineData(128)]
+    [InlineData(129)]
+    [InlineData(143)]
+    [InlineData(144)]
+    [InlineData(191)]
+    [InlineData(192)]
+    [InlineData(255)]
+    [InlineData(1000)]
     [InlineData(4096)]
     [InlineData(4100)]
     [InlineData(65537)]
@@ -38,6 +47,22 @@ public class Crc64IsoTests
         }
     }
 
+    [Theory]
+    [InlineData(128)]
+    [InlineData(200)]
+    [InlineData(4100)]
+    public void Append_FromNonZeroCrc_EqualsBytewise(int length)
+    {
+        var random = new Random(length);
+        var data = new byte[length];
+        random.NextBytes(data);
+        foreach (var start in new ulong[] { 1, 0x8000000000000000, 0xFFFFFFFFFFFFFFFF, (ulong)random.NextInt64() })
+        {
+            Assert.Equal(Crc64Iso.AppendBytewise(start, data), Crc64Iso.Append(start, data));
+            Assert.Equal(Crc64Iso.AppendBytewise(start, data), Crc64Iso.AppendTable(start, data));
+        }
+    }
+
     [Fact]
     public void Append_InPieces_EqualsOneShot()
     {
@@ -51,7 +76,8 @@ public class Crc64IsoTests
             var offset = 0;
             while (offset < data.Length)
             {
-                var n = Math.Min(random.Next(0, 300), data.Length - offset);
+                // Pieces long enough for the folding form and short ones for the table form.
+                var n = Math.Min(random.Next(0, round % 2 == 0 ? 300 : 3000), data.Length - offset);
                 crc = Crc64Iso.Append(crc, data.AsSpan(offset, n));
                 offset += n;
             }

@@ -22,6 +22,30 @@ public class Lz4InteropTests
     }
 
     [Fact]
+    public void Lz4Cli_DecodesOurFrame_WithStoredBlocks()
+    {
+        // Random pages do not compress: every block is stored raw (size bit 31 set).
+        var random = new Random(9);
+        var pages = Enumerable.Range(1, 40).Select(p =>
+        {
+            var data = new byte[4096];
+            random.NextBytes(data);
+            return ((uint)p, data);
+        }).ToList();
+        var file = TestData.Encode(TestData.SnapshotHeader(4096, 40, compress: true), pages, TestData.RollingChecksum(pages));
+        var frame = file[LtxLayout.HeaderSize..^LtxLayout.TrailerSize];
+        Assert.Equal(0x80u, frame[7 + 3] & 0x80u); // the first block's size field
+        using var temp = new TempDir();
+        File.WriteAllBytes(temp.Combine("block.lz4"), frame);
+        Lz4("-d", "-f", temp.Combine("block.lz4"), temp.Combine("block"));
+        var plain = TestData.Encode(TestData.SnapshotHeader(4096, 40), pages, TestData.RollingChecksum(pages));
+        Assert.Equal(plain[LtxLayout.HeaderSize..^LtxLayout.TrailerSize], File.ReadAllBytes(temp.Combine("block")));
+        var decoded = TestData.Decode(file).Pages;
+        Assert.Equal(pages.Select(p => p.Item1), decoded.Select(p => p.Pgno));
+        Assert.Equal(pages.Select(p => p.Item2), decoded.Select(p => p.Data));
+    }
+
+    [Fact]
     public void Lz4Cli_DecodesOurFrame()
     {
         var file = TestData.Encode(TestData.SnapshotHeader(4096, 40, compress: true), Pages, TestData.RollingChecksum(Pages));

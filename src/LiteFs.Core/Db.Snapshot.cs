@@ -1,0 +1,208 @@
+using LiteFs.Core.Replication;
+using LiteFs.Ltx;
+using Microsoft.Win32.SafeHandles;
+
+namespace LiteFs.Core;
+
+public sealed partial class Db
+{
+    /// <summary>
+    /// Writes a snapshot of the database as one LTX file (MinTXID 1, MaxTXID the current TXID)
+    /// to <paramref name="output"/>, holding the read locks while pages are read. In WAL mode a
+    /// page's newest committed frame is read in place of the database file's page. The pages'
+    /// checksum must equal the current position's; otherwise nothing valid is finished.
+    /// </summary>
+    /// <returns>The position the snapshot brings a replica to.</returns>
+    public Pos WriteSnapshot(Stream output, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        using var locks = AcquireReadLock(cancellationToken);
+        Pos pos;
+        uint commit;
+        int pageSize;
+        Dictionary<uint, long> frames;
+        lock (_sync)
+        {
+            // Every committed transaction recorded: the database file and the WAL frames read
+            // below then hold exactly the position's pages.
+            SettleWal(durable: false);
+            pos = _pos;
+            commit = PageCount;
+            pageSize = PageSize;
+            frames = new Dictionary<uint, long>(_walFrames);
+        }
+        if (pageSize == 0)
+        {
+            throw new LiteFsException($"{Name}: cannot snapshot a database whose page size is unknown");
+        }
+        var pages = new SnapshotPages(
+            Handle(DbFileKind.Database, create: false), frames.Count > 0 ? Handle(DbFileKind.Wal, create: false) : null, frames, pageSize);
+        var options = new LtxSnapshotOptions
+        {
+            Compress = _host.Compress,
+            NodeId = _host.NodeId,
+            Timestamp = _host.Time.GetUtcNow().ToUnixTimeMilliseconds(),
+            Name = Name,
+        };
+        // Zero means no limit (upstream fails every snapshot then, so such a replica never syncs).
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        if (timeout > TimeSpan.Zero)
+        {
+            limit.CancelAfter(timeout);
+        }
+        try
+        {
+            LtxSnapshot.Write(pages, pageSize, commit, output, pos.TxId, options, commit == 0 ? Checksum.Flag : pos.PostApplyChecksum, limit.Token);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new LiteFsException($"snapshot timeout exceeded ({timeout.TotalSeconds:0.###}s)");
+        }
+        catch (InvalidDataException ex)
+        {
+            throw new LiteFsException($"{Name}: {ex.Message}; the database file changed outside LiteFS", ex);
+        }
+        return pos;
+    }
+
+    /// <summary>The committed pages: the database file's, overlaid by the newest committed WAL frame of each page.</summary>
+    private sealed class SnapshotPages(SafeFileHandle? database, SafeFileHandle? wal, Dictionary<uint, long> frames, int pageSize) : ISnapshotPageSource
+    {
+        public void ReadPages(uint firstPgno, Span<byte> destination)
+        {
+            // Pages past the end of the file were never written: SQLite reads them as zeros.
+            var read = database is null ? 0 : ReadAt(database, destination, (long)(firstPgno - 1) * pageSize);
+            destination[read..].Clear();
+            if (wal is null)
+            {
+                return;
+            }
+            var count = destination.Length / pageSize;
+            for (var i = 0; i < count; i++)
+            {
+                if (frames.TryGetValue(firstPgno + (uint)i, out var frame))
+                {
+                    var page = destination.Slice(i * pageSize, pageSize);
+                    page[ReadAt(wal, page, frame + Sqlite.WalHeader.FrameHeaderSize)..].Clear();
+                }
+            }
+        }
+
+        private static int ReadAt(SafeFileHandle file, Span<byte> buffer, long offset)
+        {
+            var total = 0;
+            while (total < buffer.Length && RandomAccess.Read(file, buffer[total..], offset + total) is var n and > 0)
+            {
+                total += n;
+            }
+            return total;
+        }
+    }
+
+    /// <summary>
+    /// Receives a snapshot (Commit &gt; 0) on a replica in one pass: while the decoder verifies
+    /// the payload, its pages go into a new database file and the payload into the LTX file.
+    /// Only once all of it verified is the write lock taken, the LTX file renamed into place and
+    /// the new database renamed over the old one (<see cref="InstallSnapshot"/>). A cut or corrupt
+    /// payload leaves the database as it was and removes both staged files.
+    /// </summary>
+    private LtxHeader ReceiveSnapshot(byte[] headerBytes, LtxHeader header, ChunkedReadStream payload, string temp, string final, CancellationToken cancellationToken)
+    {
+        var staged = ReceivingPath("database");
+        var checksums = new PageChecksums();
+        SafeFileHandle? database = null;
+        LtxTrailer trailer;
+        bool walHeader;
+        LockSet locks;
+        try
+        {
+            database = File.OpenHandle(staged, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+            using (var file = new StagedFileWriter(temp))
+            {
+                using var tee = new PrefixedStream(headerBytes, payload, file);
+                (_, trailer) = LtxSnapshot.Restore(tee, database, checksums.SetDatabase);
+                file.Complete();
+            }
+            Span<byte> sqliteHeader = stackalloc byte[20];
+            walHeader = RandomAccess.Read(database, sqliteHeader, 0) == sqliteHeader.Length && sqliteHeader[18] == 2 && sqliteHeader[19] == 2;
+            locks = AcquireWriteLock(cancellationToken);
+            try
+            {
+                File.Move(temp, final, overwrite: true);
+            }
+            catch
+            {
+                locks.Dispose();
+                throw;
+            }
+        }
+        catch
+        {
+            database?.Dispose();
+            DeleteFile(temp);
+            DeleteFile(staged);
+            throw;
+        }
+
+        using var held = locks;
+        try
+        {
+            DeleteLtxFilesExcept(final);
+            // Pages SQLite dirtied through its SHM mapping are written back before the header is
+            // rewritten, or the write-back would restore the old header afterwards.
+            _host.Invalidator.InvalidateData(Name, DbFileKind.Shm, 0, -1);
+            _host.Invalidator.Flush();
+            InstallSnapshot(staged, database, header, trailer, checksums, walHeader);
+            // The kernel drops stale pages before any SQLite reader can take a lock again.
+            _host.Invalidator.Flush();
+        }
+        catch (Exception ex) when (ex is not FatalDatabaseException)
+        {
+            var fatal = new FatalDatabaseException($"{Name}: cannot apply {System.IO.Path.GetFileName(final)}: {ex.Message}", ex);
+            _host.Fatal(fatal);
+            throw fatal;
+        }
+        return header;
+    }
+
+    /// <summary>
+    /// Makes a received, verified snapshot the database; the caller holds the write lock. The
+    /// rename replaces the file atomically and the node's handle moves to the new file, so a
+    /// reader sees the old database or the new one, never a mix. Then the same bookkeeping as
+    /// applying a file: checksums, position, SHM header, kernel cache, subscribers.
+    /// </summary>
+    private void InstallSnapshot(string staged, SafeFileHandle database, in LtxHeader header, in LtxTrailer trailer, PageChecksums checksums, bool walHeader)
+    {
+        lock (_sync)
+        {
+            if (PageSize != 0 && header.PageSize != PageSize)
+            {
+                database.Dispose();
+                throw new LiteFsException($"{Name}: snapshot has page size {header.PageSize}, the database has {PageSize}; a database cannot change its page size");
+            }
+            File.Move(staged, FilePath(DbFileKind.Database), overwrite: true);
+            var old = _handles[(int)DbFileKind.Database];
+            Volatile.Write(ref _handles[(int)DbFileKind.Database], database);
+            old?.Dispose();
+
+            PageSize = header.PageSize;
+            PageCount = header.Commit;
+            _checksums.ReplaceDatabase(checksums);
+            if (walHeader)
+            {
+                Mode = JournalMode.Wal;
+            }
+            var checksum = _checksums.Compute(PageCount, PageSize);
+            if (checksum != trailer.PostApplyChecksum)
+            {
+                throw new LiteFsException($"{Name}: database checksum {checksum} on TXID {header.MaxTxId} does not match LTX post-apply checksum {trailer.PostApplyChecksum}");
+            }
+            Pos = new Pos(header.MaxTxId, trailer.PostApplyChecksum);
+            Timestamp = header.Timestamp;
+            RewriteShmHeader();
+            _host.Invalidator.InvalidateData(Name, DbFileKind.Database, 0, -1);
+            _host.Invalidator.InvalidateEntry(Name + "-pos");
+            _host.OnTransaction(this, header, Pos);
+        }
+    }
+}
