@@ -125,8 +125,8 @@ public sealed partial class Db
     }
 
     /// <summary>
-    /// The WAL write lock is being released by <paramref name="owner"/>: if it held it exclusively
-    /// and wrote frames, the transaction it committed is handed to the committer, which records it
+    /// The WAL write lock is being released by <paramref name="owner"/>: if it held it exclusively,
+    /// the transaction it committed (if any) is handed to the committer, which records it
     /// as the next LTX file off SQLite's path (group commit: one pass records every transaction
     /// that committed meanwhile). Until then the WAL is the transaction's durable copy: start-up
     /// records committed WAL transactions that have no LTX file, and nothing overwrites or
