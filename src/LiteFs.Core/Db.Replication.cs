@@ -181,9 +181,11 @@ public sealed partial class Db
     /// <summary>
     /// Receives one streamed LTX file on a replica: checks the position (unless it is a
     /// snapshot), stores the file while verifying it completely, then takes the write lock,
-    /// renames the file into place and applies it. Nothing touches the database before the whole
-    /// file verified, and readers are held off only while a verified file is applied; a cut or
-    /// corrupt payload leaves no trace. A failure while applying a verified file is fatal.
+    /// renames the file into place and applies it (a snapshot is written into a new database
+    /// file in the same pass, see <see cref="ReceiveSnapshot"/>). Nothing touches the database
+    /// before the whole file verified, and readers are held off only while a verified file is
+    /// applied; a cut or corrupt payload leaves no trace. A failure while applying a verified
+    /// file is fatal.
     /// </summary>
     /// <returns>The applied file's header; or null when the file came from this node and was skipped.</returns>
     public LtxHeader? ReceiveLtx(ChunkedReadStream payload, CancellationToken cancellationToken)

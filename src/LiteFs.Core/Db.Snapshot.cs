@@ -60,7 +60,8 @@ public sealed partial class Db
         }
         catch (InvalidDataException ex)
         {
-            throw new LiteFsException($"{Name}: {ex.Message}; the database file changed outside LiteFS", ex);
+            // The message names the database and both checksums.
+            throw new LiteFsException($"{ex.Message}; the database file changed outside LiteFS", ex);
         }
         return pos;
     }

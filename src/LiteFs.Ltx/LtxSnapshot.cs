@@ -102,11 +102,12 @@ public static class LtxSnapshot
 
     /// <summary>
     /// Decodes the snapshot in <paramref name="ltx"/> into <paramref name="db"/>, an empty file,
-    /// in one pass: each page is verified as it is read and written in runs, its page checksum
-    /// handed to <paramref name="onPage"/>; at the end the file has the snapshot's size and the
-    /// whole LTX file (LZ4 frame, file checksum, post-apply checksum) has verified, and nothing
-    /// follows it in the stream. On any error (<see cref="LtxFormatException"/> for bad input)
-    /// the file holds part of the pages and is the caller's to discard.
+    /// in one pass: each page is checked as it is read (its number, the LZ4 frame) and written in
+    /// runs, its page checksum handed to <paramref name="onPage"/>. Only at the end, when the file
+    /// has the snapshot's size, have the checksums covering everything (LZ4 content, file,
+    /// post-apply) verified, and nothing may follow the trailer in the stream. On any error
+    /// (<see cref="LtxFormatException"/> for bad input) the file holds part of the pages and is
+    /// the caller's to discard.
     /// </summary>
     public static (LtxHeader Header, LtxTrailer Trailer) Restore(Stream ltx, SafeFileHandle db, Action<uint, Checksum>? onPage = null)
     {

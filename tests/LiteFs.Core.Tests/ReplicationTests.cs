@@ -207,6 +207,21 @@ public sealed class ReplicationTests : IDisposable
     }
 
     [Fact]
+    public void WriteSnapshot_DatabaseChangedOutsideLiteFs_FailsNamingBothChecksums()
+    {
+        var primary = NewStore("primary", primary: true, Seed("wal-4096", "wal4096.db", 6, Golden("wal-4096", "database"), "LFSCC4107E101BBC6363"));
+        var db = primary.Find("wal4096.db")!;
+        using (var file = new FileStream(db.FilePath(DbFileKind.Database), FileMode.Open, FileAccess.Write, FileShare.ReadWrite))
+        {
+            file.Position = 4096 + 1000;
+            file.WriteByte(0x5A);
+        }
+        var ex = Assert.Throws<LiteFsException>(() => db.WriteSnapshot(Stream.Null, TimeSpan.Zero, CancellationToken.None));
+        Assert.StartsWith("snapshot checksum mismatch at tx 0000000000000006: wal4096.db has checksum ", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("its position says ff47ac2266e33f3f; the database file changed outside LiteFS", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void PrimaryStream_Filter_HidesOtherDatabases()
     {
         var primary = NewStore("primary", primary: true, Seed("wal-4096", "wal4096.db", 6, Golden("wal-4096", "database"), "LFSCC4107E101BBC6363"));
