@@ -197,11 +197,26 @@ internal sealed unsafe partial class FuseSession
         return ((ulong)(ticks / TimeSpan.TicksPerSecond), (uint)(ticks % TimeSpan.TicksPerSecond * 100));
     }
 
-    /// <summary>One reader thread's buffers, allocated once on the pinned object heap.</summary>
+    /// <summary>
+    /// One reader thread's buffers, allocated once on the pinned object heap and written through
+    /// at once. The kernel copies each request into the reader's buffer with get_user_pages: on a
+    /// page never touched that takes the slow path, which needs the process's mmap lock. A process
+    /// that also maps files of its own mount (tests running SQLite next to the file system) can
+    /// hold that lock while it waits for the file system (munmap of a dirty shared mapping writes
+    /// it back), and the reader would then wait for it forever. Populated pages take the fast,
+    /// lockless path.
+    /// </summary>
     private sealed class Reader(int requestSize, int replySize)
     {
-        public byte[] Request { get; } = GC.AllocateUninitializedArray<byte>(requestSize, pinned: true);
+        public byte[] Request { get; } = Populated(requestSize);
 
-        public byte[] Reply { get; } = GC.AllocateUninitializedArray<byte>(replySize, pinned: true);
+        public byte[] Reply { get; } = Populated(replySize);
+
+        private static byte[] Populated(int size)
+        {
+            var buffer = GC.AllocateUninitializedArray<byte>(size, pinned: true);
+            buffer.AsSpan().Fill(0xA5);
+            return buffer;
+        }
     }
 }
