@@ -48,14 +48,7 @@ public sealed partial class Db
                 WritePages(decoder, header, durable);
             }
 
-            var checksum = _checksums.Compute(PageCount, PageSize);
-            if (checksum != trailer.PostApplyChecksum)
-            {
-                throw new LiteFsException($"{Name}: database checksum {checksum} on TXID {header.MaxTxId} does not match LTX post-apply checksum {trailer.PostApplyChecksum}");
-            }
-            Pos = new Pos(header.MaxTxId, trailer.PostApplyChecksum);
-            Timestamp = header.Timestamp;
-            RewriteShmHeader();
+            AppliedAt(header, trailer);
             if (header.IsSnapshot)
             {
                 _host.Invalidator.InvalidateData(Name, DbFileKind.Database, 0, -1);
@@ -63,6 +56,23 @@ public sealed partial class Db
             _host.Invalidator.InvalidateEntry(Name + "-pos");
             _host.OnTransaction(this, header, _pos);
         }
+    }
+
+    /// <summary>
+    /// An applied file's pages are in place: the database's checksum must be the file's
+    /// post-apply checksum; the position and timestamp move to the file's and SQLite's SHM header
+    /// is rewritten so its connections reread the database.
+    /// </summary>
+    private void AppliedAt(in LtxHeader header, in LtxTrailer trailer)
+    {
+        var checksum = _checksums.Compute(PageCount, PageSize);
+        if (checksum != trailer.PostApplyChecksum)
+        {
+            throw new LiteFsException($"{Name}: database checksum {checksum} on TXID {header.MaxTxId} does not match LTX post-apply checksum {trailer.PostApplyChecksum}");
+        }
+        Pos = new Pos(header.MaxTxId, trailer.PostApplyChecksum);
+        Timestamp = header.Timestamp;
+        RewriteShmHeader();
     }
 
     private void WritePages(LtxDecoder decoder, in LtxHeader header, bool durable)

@@ -262,21 +262,35 @@ public sealed partial class Db
             {
                 DeleteLtxFilesExcept(final);
             }
-            // Pages SQLite dirtied through its SHM mapping are written back before the header is
-            // rewritten, or the write-back would restore the old header afterwards.
-            _host.Invalidator.InvalidateData(Name, DbFileKind.Shm, 0, -1);
-            _host.Invalidator.Flush();
-            ApplyLtxFile(final, verified: true, durable: false);
-            // The kernel drops stale pages before any SQLite reader can take a lock again.
-            _host.Invalidator.Flush();
+            ApplyReceived(() => ApplyLtxFile(final, verified: true, durable: false));
         }
         catch (Exception ex) when (ex is not FatalDatabaseException)
         {
-            var fatal = new FatalDatabaseException($"{Name}: cannot apply {System.IO.Path.GetFileName(final)}: {ex.Message}", ex);
-            _host.Fatal(fatal);
-            throw fatal;
+            throw FatalApply(final, ex);
         }
         return header;
+    }
+
+    /// <summary>
+    /// Applies a received file under the write lock the caller holds, with the kernel's caches
+    /// around it: pages SQLite dirtied through its SHM mapping are written back before the header
+    /// is rewritten (or the write-back would restore the old header afterwards), and stale pages
+    /// are dropped before any SQLite reader can take a lock again.
+    /// </summary>
+    private void ApplyReceived(Action apply)
+    {
+        _host.Invalidator.InvalidateData(Name, DbFileKind.Shm, 0, -1);
+        _host.Invalidator.Flush();
+        apply();
+        _host.Invalidator.Flush();
+    }
+
+    /// <summary>A failure applying a received file, which the node cannot continue after: reported, and returned to throw.</summary>
+    private FatalDatabaseException FatalApply(string final, Exception ex)
+    {
+        var fatal = new FatalDatabaseException($"{Name}: cannot apply {System.IO.Path.GetFileName(final)}: {ex.Message}", ex);
+        _host.Fatal(fatal);
+        return fatal;
     }
 
     /// <summary>A new name for a file being received into the LTX directory (removed at start-up if left behind).</summary>

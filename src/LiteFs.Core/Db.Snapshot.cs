@@ -149,19 +149,11 @@ public sealed partial class Db
         try
         {
             DeleteLtxFilesExcept(final);
-            // Pages SQLite dirtied through its SHM mapping are written back before the header is
-            // rewritten, or the write-back would restore the old header afterwards.
-            _host.Invalidator.InvalidateData(Name, DbFileKind.Shm, 0, -1);
-            _host.Invalidator.Flush();
-            InstallSnapshot(staged, database, header, trailer, checksums, walHeader);
-            // The kernel drops stale pages before any SQLite reader can take a lock again.
-            _host.Invalidator.Flush();
+            ApplyReceived(() => InstallSnapshot(staged, database, header, trailer, checksums, walHeader));
         }
         catch (Exception ex) when (ex is not FatalDatabaseException)
         {
-            var fatal = new FatalDatabaseException($"{Name}: cannot apply {System.IO.Path.GetFileName(final)}: {ex.Message}", ex);
-            _host.Fatal(fatal);
-            throw fatal;
+            throw FatalApply(final, ex);
         }
         return header;
     }
@@ -193,14 +185,7 @@ public sealed partial class Db
             {
                 Mode = JournalMode.Wal;
             }
-            var checksum = _checksums.Compute(PageCount, PageSize);
-            if (checksum != trailer.PostApplyChecksum)
-            {
-                throw new LiteFsException($"{Name}: database checksum {checksum} on TXID {header.MaxTxId} does not match LTX post-apply checksum {trailer.PostApplyChecksum}");
-            }
-            Pos = new Pos(header.MaxTxId, trailer.PostApplyChecksum);
-            Timestamp = header.Timestamp;
-            RewriteShmHeader();
+            AppliedAt(header, trailer);
             _host.Invalidator.InvalidateData(Name, DbFileKind.Database, 0, -1);
             _host.Invalidator.InvalidateEntry(Name + "-pos");
             _host.OnTransaction(this, header, Pos);
