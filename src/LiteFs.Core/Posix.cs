@@ -102,6 +102,32 @@ internal static partial class Posix
         _ = SetPriority(PrioProcess, GetTid(), nice);
     }
 
+    /// <summary>
+    /// Sleeps for <paramref name="duration"/> with the kernel's timer precision (tens of
+    /// microseconds), where the managed waits round to whole milliseconds.
+    /// </summary>
+    public static void SleepPrecisely(TimeSpan duration)
+    {
+        if (duration <= TimeSpan.Zero)
+        {
+            return;
+        }
+        var ns = duration.Ticks * 100;
+        var request = new TimeSpec { Seconds = ns / 1_000_000_000, Nanoseconds = ns % 1_000_000_000 };
+        // Interrupted by a signal: the remaining time is not worth resuming for a pacing wait.
+        _ = NanoSleep(in request, IntPtr.Zero);
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct TimeSpec
+    {
+        public long Seconds;
+        public long Nanoseconds;
+    }
+
+    [LibraryImport("libc", EntryPoint = "nanosleep", SetLastError = true)]
+    private static partial int NanoSleep(in TimeSpec request, IntPtr remaining);
+
     /// <summary>A new descriptor of the same open file (close-on-exec), or -1.</summary>
     public static int Duplicate(int fd)
     {
