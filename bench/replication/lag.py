@@ -60,7 +60,15 @@ def watch(url, db, limit, out):
     # transactions (group commit) makes each of them visible at once.
     import http.client
     import json
+    import signal
     import urllib.parse
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    # run.sh stops a watcher with SIGTERM once the replicas caught up: a background job of a
+    # script ignores SIGINT.
+    signal.signal(signal.SIGTERM, stop)
     limit = int(limit)
     seen = []
     last = 0
@@ -83,7 +91,7 @@ def watch(url, db, limit, out):
                     seen.append((i, t))
                 last = txid
     except KeyboardInterrupt:
-        pass  # run.sh stops a watcher this way once the replicas caught up with a short writer
+        pass  # stopped by run.sh (SIGTERM)
     conn.close()
     with open(out, "w") as f:
         for i, t in seen:

@@ -70,7 +70,7 @@ echo -n "warm-up: "; python3 "$lag" write "$P/lag.db" 2 "$RATE" /dev/null
 wait_pos "$WORK/replica1/mnt/lag.db-pos" "$(cat "$P/lag.db-pos")"
 wait_pos "$WORK/replica2/mnt/lag.db-pos" "$(cat "$P/lag.db-pos")"
 base=$(cut -c1-16 "$P/lag.db-pos")
-limit=$(( 16#$base + RATE * SECONDS_RUN ))
+limit=$(( 16#$base + RATE * SECONDS_RUN + RATE )) # a writer may go a little past RATE * SECONDS_RUN
 c0p=$(cpu_ms "${pid[primary]}"); c0r1=$(cpu_ms "${pid[replica1]}"); c0r2=$(cpu_ms "${pid[replica2]}")
 python3 "$lag" watch "http://127.0.0.1:$((PORT + 1))" lag.db "$limit" "$WORK/seen1.txt" & w1=$!
 python3 "$lag" watch "http://127.0.0.1:$((PORT + 2))" lag.db "$limit" "$WORK/seen2.txt" & w2=$!
@@ -78,9 +78,9 @@ sleep 0.5 # both watchers subscribed before the first commit
 echo -n "primary: "; python3 "$lag" write "$P/lag.db" "$SECONDS_RUN" "$RATE" "$WORK/commits.txt"
 final=$(cut -c1-16 "$P/lag.db-pos")
 c1p=$(cpu_ms "${pid[primary]}"); c1r1=$(cpu_ms "${pid[replica1]}"); c1r2=$(cpu_ms "${pid[replica2]}")
-# A watcher stops at the limit; if the writer fell short of it, stop them once caught up.
+# A watcher stops at the limit; otherwise (the usual case) it is stopped once both replicas caught up.
 wait_pos "$WORK/replica1/mnt/lag.db-pos" "$(cat "$P/lag.db-pos")"; wait_pos "$WORK/replica2/mnt/lag.db-pos" "$(cat "$P/lag.db-pos")"
-sleep 0.5; kill -INT $w1 $w2 2>/dev/null || true; wait $w1 $w2 2>/dev/null || true
+sleep 0.5; kill -TERM $w1 $w2 2>/dev/null || true; wait $w1 $w2 2>/dev/null || true
 python3 "$lag" report "$WORK/commits.txt" "$WORK/seen1.txt" "$WORK/seen2.txt"
 ntx=$(( 16#$final - 16#$base ))
 echo "CPU per transaction while writing (node processes):" \
