@@ -30,11 +30,9 @@ public sealed partial class Db
                     // READ1..READn together, exclusively: SQLite is about to start a new WAL
                     // generation (its header overwrites the WAL, maybe through passthrough where
                     // the node does not see it) or to truncate the WAL. Everything in the current
-                    // one is recorded, durably, first.
-                    lock (_sync)
-                    {
-                        SettleWal(durable: true);
-                    }
+                    // one is recorded, durably, first. SQLite holds the WAL write lock: nothing
+                    // commits meanwhile, and the sync runs outside the monitor.
+                    SettleDurably();
                 }
             }
         }

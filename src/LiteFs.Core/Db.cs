@@ -331,6 +331,19 @@ public sealed partial class Db : IDisposable
     /// </summary>
     private void SettleForCheckpoint()
     {
+        SettleDurably();
+        _checkpointSettled = true;
+    }
+
+    /// <summary>
+    /// Records what the WAL holds unrecorded and makes every LTX file written so far durable,
+    /// syncing outside <see cref="_sync"/> (the caller must not hold it): the committer, position
+    /// readers and the streams go on meanwhile. For callers that keep SQLite from committing
+    /// while they wait (a checkpoint's first write, the exclusive READ1..READn lock before a new
+    /// WAL generation): files written during the sync belong to later transactions.
+    /// </summary>
+    private void SettleDurably()
+    {
         long unsynced, written;
         lock (_sync)
         {
@@ -345,7 +358,6 @@ public sealed partial class Db : IDisposable
                 LtxSyncedThrough(written);
             }
         }
-        _checkpointSettled = true;
     }
 
     private void TruncateDatabase(long size)
