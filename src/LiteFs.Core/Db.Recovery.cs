@@ -12,7 +12,7 @@ public sealed partial class Db
     /// Opens the database at start-up: discards a database file that is not SQLite, reconciles
     /// the WAL with the newest LTX file, rolls back a hot journal, checkpoints the WAL, computes
     /// every page's checksum, and applies the newest LTX file again so the database matches the
-    /// last durable transaction whatever moment a crash interrupted.
+    /// last durable transaction whatever moment a crash interrupted (unless it matches already).
     /// </summary>
     internal void Open()
     {
@@ -37,7 +37,7 @@ public sealed partial class Db
             DeleteFile(FilePath(DbFileKind.Shm));
             ReadHeader();
 
-            var newest = NewestIntactLtx(out var newestHeader);
+            var newest = NewestIntactLtx(out var newestHeader, out var newestTrailer);
             _ltxRangeEnds.Clear();
             foreach (var (min, max, _) in LtxFiles())
             {
@@ -54,13 +54,20 @@ public sealed partial class Db
             ReadHeader();
             ComputePageChecksums();
 
-            if (newest is not null)
+            if (newest is null)
             {
-                ApplyLtxFile(newest);
+                Pos = Pos.Zero;
+            }
+            else if (HoldsAlready(newestHeader, newestTrailer))
+            {
+                // The usual restart: the database is what the newest file leaves. Made durable,
+                // not rewritten (after a snapshot, that file is the whole database).
+                RandomAccess.FlushToDisk(RequireHandle(DbFileKind.Database, create: false));
+                AppliedAt(newestHeader, newestTrailer);
             }
             else
             {
-                Pos = Pos.Zero;
+                ApplyLtxFile(newest, verified: true);
             }
             if (tail > 0)
             {
@@ -121,16 +128,16 @@ public sealed partial class Db
     /// <c>NAME.corrupt</c> (the transaction, if SQLite committed it, is still in the WAL and is
     /// recovered from there). An older file that does not verify is a real corruption: an error.
     /// </summary>
-    private string? NewestIntactLtx(out LtxHeader header)
+    private string? NewestIntactLtx(out LtxHeader header, out LtxTrailer trailer)
     {
-        header = default;
+        (header, trailer) = (default, default);
         var files = LtxFiles();
         for (var i = files.Count - 1; i >= 0; i--)
         {
             try
             {
                 using var stream = File.OpenRead(files[i].Path);
-                header = LtxDecoder.Verify(stream).Header;
+                (header, trailer, _) = LtxDecoder.Verify(stream);
                 return files[i].Path;
             }
             catch (LtxFormatException ex) when (i == files.Count - 1 && files.Count > 1)
@@ -140,6 +147,24 @@ public sealed partial class Db
             }
         }
         return null;
+    }
+
+    /// <summary>
+    /// Whether the database file, as recovered and checksummed, already holds what the LTX file
+    /// of <paramref name="header"/> leaves: its page size, its size and its post-apply checksum.
+    /// An apply the process did not finish leaves some pages or the size behind, and with them
+    /// a different checksum.
+    /// </summary>
+    private bool HoldsAlready(in LtxHeader header, in LtxTrailer trailer)
+    {
+        if (header.Commit == 0 || header.PageSize != PageSize || PageCount != header.Commit)
+        {
+            return false;
+        }
+        var database = Handle(DbFileKind.Database, create: false);
+        return database is not null
+            && RandomAccess.GetLength(database) == (long)header.Commit * PageSize
+            && _checksums.Compute(header.Commit, PageSize) == trailer.PostApplyChecksum;
     }
 
     private static bool HasSqliteHeader(string path)

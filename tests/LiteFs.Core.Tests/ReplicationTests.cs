@@ -352,6 +352,39 @@ public sealed class ReplicationTests : IDisposable
         Assert.Empty(Directory.GetFiles(replica.Find("x.db")!.LtxDir));
     }
 
+    [Fact]
+    public void Open_DatabaseAlreadyAtNewestFile_IsNotRewritten()
+    {
+        var scenario = "delete-1024";
+        var written = new DateTime(2020, 1, 2, 3, 4, 5, DateTimeKind.Utc);
+        var node = NewStore("node", primary: false, dir =>
+        {
+            Seed(scenario, "db", 4, Golden(scenario, "states", "txid-4.database"))(dir);
+            File.SetLastWriteTimeUtc(Path.Combine(dir, "dbs", "db", "database"), written);
+        });
+        var db = node.Find("db")!;
+        Assert.Equal(new Pos(new TxId(4), PostApplyChecksum(scenario, 4)), db.Pos);
+        Assert.Equal(written, File.GetLastWriteTimeUtc(db.FilePath(DbFileKind.Database)));
+        Assert.Equal(File.ReadAllBytes(Golden(scenario, "states", "txid-4.database")), File.ReadAllBytes(db.FilePath(DbFileKind.Database)));
+    }
+
+    [Fact]
+    public void Open_NewestFileNotApplied_AppliesIt()
+    {
+        // The process stopped after storing TXID 4 and before writing its pages.
+        var scenario = "delete-1024";
+        var node = NewStore("node", primary: false, Seed(scenario, "db", 4, Golden(scenario, "states", "txid-3.database")));
+        var db = node.Find("db")!;
+        Assert.Equal(new Pos(new TxId(4), PostApplyChecksum(scenario, 4)), db.Pos);
+        Assert.Equal(File.ReadAllBytes(Golden(scenario, "states", "txid-4.database")), File.ReadAllBytes(db.FilePath(DbFileKind.Database)));
+    }
+
+    private static Checksum PostApplyChecksum(string scenario, ulong txid)
+    {
+        using var file = File.OpenRead(Golden(scenario, "ltx", LtxFileName.Format(new TxId(txid), new TxId(txid))));
+        return LtxDecoder.Verify(file).Trailer.PostApplyChecksum;
+    }
+
     public void Dispose()
     {
         for (var i = _owned.Count - 1; i >= 0; i--)
