@@ -92,6 +92,7 @@ def watch(url, db, limit, out):
                 last = txid
     except KeyboardInterrupt:
         pass  # stopped by run.sh (SIGTERM)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # what was seen is written whatever comes now
     conn.close()
     with open(out, "w") as f:
         for i, t in seen:

@@ -58,7 +58,7 @@ public sealed partial class Db
             {
                 Pos = Pos.Zero;
             }
-            else if (HoldsAlready(newestHeader, newestTrailer))
+            else if (HoldsAlready(newest, newestHeader, newestTrailer))
             {
                 // The usual restart: the database is what the newest file leaves. Made durable,
                 // not rewritten (after a snapshot, that file is the whole database).
@@ -151,20 +151,43 @@ public sealed partial class Db
 
     /// <summary>
     /// Whether the database file, as recovered and checksummed, already holds what the LTX file
-    /// of <paramref name="header"/> leaves: its page size, its size and its post-apply checksum.
-    /// An apply the process did not finish leaves some pages or the size behind, and with them
-    /// a different checksum.
+    /// at <paramref name="path"/> leaves: its page size and size, and each of its pages (by page
+    /// checksum), so that applying it would rewrite the same bytes. Page by page, not by the
+    /// database checksum alone: that is a XOR of page CRCs, and two pages that took the same
+    /// change (two empty tables given the same row) cancel out in it, so an apply stopped before
+    /// those pages would pass.
     /// </summary>
-    private bool HoldsAlready(in LtxHeader header, in LtxTrailer trailer)
+    private bool HoldsAlready(string path, in LtxHeader header, in LtxTrailer trailer)
     {
         if (header.Commit == 0 || header.PageSize != PageSize || PageCount != header.Commit)
         {
             return false;
         }
         var database = Handle(DbFileKind.Database, create: false);
-        return database is not null
-            && RandomAccess.GetLength(database) == (long)header.Commit * PageSize
-            && _checksums.Compute(header.Commit, PageSize) == trailer.PostApplyChecksum;
+        if (database is null || RandomAccess.GetLength(database) != (long)header.Commit * PageSize)
+        {
+            return false;
+        }
+        using var file = File.OpenRead(path);
+        using var decoder = new LtxDecoder(file);
+        decoder.ReadHeader();
+        var buffer = ArrayPool<byte>.Shared.Rent(PageSize);
+        try
+        {
+            var page = buffer.AsSpan(0, PageSize);
+            while (decoder.ReadPage(out var ph, page, out var checksum))
+            {
+                if (_checksums.GetDatabase(ph.Pgno) != checksum.Value)
+                {
+                    return false;
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+        return _checksums.Compute(header.Commit, PageSize) == trailer.PostApplyChecksum;
     }
 
     private static bool HasSqliteHeader(string path)

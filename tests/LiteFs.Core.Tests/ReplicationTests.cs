@@ -379,6 +379,50 @@ public sealed class ReplicationTests : IDisposable
         Assert.Equal(File.ReadAllBytes(Golden(scenario, "states", "txid-4.database")), File.ReadAllBytes(db.FilePath(DbFileKind.Database)));
     }
 
+    [Fact]
+    public void Open_NewestFileNotAppliedWithChangesThatCancelInTheChecksum_AppliesIt()
+    {
+        // TXID 5 changes pages 2 and 3 by the same bytes: the page CRCs move by the same amount,
+        // so the database checksum (their XOR) is the same before and after it. Its pages were
+        // not written when the process stopped.
+        var scenario = "delete-1024";
+        var before = File.ReadAllBytes(Golden(scenario, "states", "txid-4.database"));
+        const int pageSize = 1024;
+        var after = (byte[])before.Clone();
+        foreach (var pgno in new[] { 2, 3 })
+        {
+            after[((pgno - 1) * pageSize) + 1000] ^= 0x5A;
+        }
+        var pre = PostApplyChecksum(scenario, 4);
+        var post = SqliteDatabase.ComputeChecksum(new MemoryStream(after));
+        Assert.Equal(pre, post);
+        var file = new MemoryStream();
+        using (var encoder = new LtxEncoder(file))
+        {
+            encoder.WriteHeader(new LtxHeader
+            {
+                Flags = LtxLayout.FlagCompressLz4,
+                PageSize = pageSize,
+                Commit = (uint)(after.Length / pageSize),
+                MinTxId = new TxId(5),
+                MaxTxId = new TxId(5),
+                Timestamp = 1_700_000_000_000,
+                PreApplyChecksum = pre,
+            });
+            encoder.WritePage(2, after.AsSpan(pageSize, pageSize));
+            encoder.WritePage(3, after.AsSpan(2 * pageSize, pageSize));
+            encoder.Finish(post);
+        }
+        var node = NewStore("node", primary: false, dir =>
+        {
+            Seed(scenario, "db", 4, Golden(scenario, "states", "txid-4.database"))(dir);
+            File.WriteAllBytes(Path.Combine(dir, "dbs", "db", "ltx", LtxFileName.Format(new TxId(5), new TxId(5))), file.ToArray());
+        });
+        var db = node.Find("db")!;
+        Assert.Equal(new Pos(new TxId(5), post), db.Pos);
+        Assert.Equal(after, File.ReadAllBytes(db.FilePath(DbFileKind.Database)));
+    }
+
     private static Checksum PostApplyChecksum(string scenario, ulong txid)
     {
         using var file = File.OpenRead(Golden(scenario, "ltx", LtxFileName.Format(new TxId(txid), new TxId(txid))));

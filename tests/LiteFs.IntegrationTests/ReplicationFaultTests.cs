@@ -135,7 +135,9 @@ public class ReplicationFaultTests(ITestOutputHelper output)
     [Fact]
     public void Stall_LongerThanStallTimeout_ReplicaConvergesAfterUnstall()
     {
-        using var cluster = new Cluster(replicas: 1, new ClusterOptions { Proxies = true });
+        // A short reconnect delay: the replica notices the silence 10 to 11 s into the stall
+        // (its watchdog looks every second), and the new attempt must fall inside the stall.
+        using var cluster = new Cluster(replicas: 1, new ClusterOptions { Proxies = true, Replica = new NodeSettings { ReconnectDelay = "100ms" } });
         var (replica, proxy) = StartWithSchema(cluster, "WAL");
         using var reader = new AtomicityReader(replica.Path(Db));
         using var writer = new WriteLoad(cluster.Primary.Path(Db), "WAL");
@@ -144,7 +146,7 @@ public class ReplicationFaultTests(ITestOutputHelper output)
         proxy.Stalled = true;
         var connections = proxy.ForwardedConnections;
         // Longer than the 10 s a replica waits for a silent stream before dropping it.
-        Thread.Sleep(TimeSpan.FromSeconds(12));
+        Thread.Sleep(TimeSpan.FromSeconds(13));
         var duringStall = proxy.ForwardedConnections - connections;
         proxy.Stalled = false;
 
@@ -154,10 +156,10 @@ public class ReplicationFaultTests(ITestOutputHelper output)
         reader.AssertClean(cluster, replica.Name);
         AssertGroups(cluster, replica, writer);
         // The silent stream was dropped and the next attempt went over a connection of its own.
-        output.WriteLine($"connections opened during the 12 s stall: {duringStall}; {proxy}");
+        output.WriteLine($"connections opened during the 13 s stall: {duringStall}; {proxy}");
         if (duringStall < 1)
         {
-            cluster.Fail($"no new connection was opened during a 12 s stall (the replica should drop a stream silent for 10 s); {proxy}");
+            cluster.Fail($"no new connection was opened during a 13 s stall (the replica should drop a stream silent for 10 s); {proxy}");
         }
     }
 
