@@ -148,7 +148,7 @@ public sealed partial class ReplicaClient : IDisposable
         try
         {
             // Frames are read in pieces of a few bytes: one buffer between them and the transport.
-            using var body = new BufferedStream(stream.Body, 64 * 1024);
+            using var body = new BufferedStream(new BlockingReadStream(stream.Body), 64 * 1024);
             var reader = new StreamFrameReader(body);
             while (reader.Read() is { } frame)
             {
