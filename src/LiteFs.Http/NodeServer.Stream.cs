@@ -70,7 +70,7 @@ public sealed partial class NodeServer
             var body = response.Body;
             var token = stop.Token;
             await Task.Factory.StartNew(
-                () => _streamer.Run(replicaId, positions, filter, new BufferedStream(new BlockingWriteStream(body), StreamBufferSize), token),
+                () => _streamer.Run(replicaId, positions, filter, new BufferedStream(body, StreamBufferSize), token),
                 CancellationToken.None,
                 TaskCreationOptions.LongRunning,
                 TaskScheduler.Default).ConfigureAwait(false);

@@ -35,37 +35,6 @@ internal sealed class BlockingReadStream(Stream inner) : ReadOnlyStream
     }
 }
 
-/// <summary>
-/// Blocking writes and flushes over a stream whose writes complete asynchronously (an HTTP
-/// response body), sleeping at once while one is pending instead of spinning first: the
-/// primary's stream to a replica writes and flushes once per transaction file. Disposing it
-/// leaves <paramref name="inner"/> open.
-/// </summary>
-public sealed class BlockingWriteStream(Stream inner) : WriteOnlyStream
-{
-    private readonly SleepingWait _wait = new();
-    private byte[]? _bounce;
-
-    /// <inheritdoc />
-    public override void Write(byte[] buffer, int offset, int count) => _wait.Await(inner.WriteAsync(buffer.AsMemory(offset, count)));
-
-    /// <inheritdoc />
-    public override void Write(ReadOnlySpan<byte> buffer)
-    {
-        _bounce ??= new byte[64 * 1024];
-        while (!buffer.IsEmpty)
-        {
-            var n = Math.Min(buffer.Length, _bounce.Length);
-            buffer[..n].CopyTo(_bounce);
-            _wait.Await(inner.WriteAsync(_bounce.AsMemory(0, n)));
-            buffer = buffer[n..];
-        }
-    }
-
-    /// <inheritdoc />
-    public override void Flush() => _wait.Await(inner.FlushAsync());
-}
-
 /// <summary>Waits for a pending operation with a sleeping event (no spinning); one operation at a time.</summary>
 internal sealed class SleepingWait
 {
@@ -80,28 +49,6 @@ internal sealed class SleepingWait
             Sleep(awaiter);
         }
         return awaiter.GetResult();
-    }
-
-    /// <summary>Consumes <paramref name="operation"/> once, as an await would.</summary>
-    public void Await(ValueTask operation)
-    {
-        var awaiter = operation.ConfigureAwait(false).GetAwaiter();
-        if (!awaiter.IsCompleted)
-        {
-            Sleep(awaiter);
-        }
-        awaiter.GetResult();
-    }
-
-    /// <summary>Waits for <paramref name="operation"/> to finish and rethrows its failure.</summary>
-    public void Await(Task operation)
-    {
-        var awaiter = operation.ConfigureAwait(false).GetAwaiter();
-        if (!awaiter.IsCompleted)
-        {
-            Sleep(awaiter);
-        }
-        awaiter.GetResult();
     }
 
     private void Sleep<TAwaiter>(TAwaiter awaiter)
