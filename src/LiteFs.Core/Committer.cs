@@ -37,53 +37,48 @@ internal sealed class Committer : IDisposable
         while (true)
         {
             Db? db = null;
-            TimeSpan wait;
+            var wait = TimeSpan.Zero;
             lock (_queue)
             {
-                while ((_queue.Count == 0 || _paused > 0) && !_stopping)
+                while (true)
                 {
-                    Monitor.Wait(_queue);
-                }
-                if (_queue.Count == 0)
-                {
-                    return;
-                }
-                // The first database not held back by its pace: a database that wrote a file a
-                // moment ago does not delay the others.
-                wait = TimeSpan.MaxValue;
-                for (var i = 0; i < _queue.Count; i++)
-                {
-                    var due = _stopping ? TimeSpan.Zero : _queue[i].CommitterWait();
-                    if (due <= TimeSpan.Zero)
+                    while ((_queue.Count == 0 || _paused > 0) && !_stopping)
                     {
-                        db = _queue[i];
-                        _queue.RemoveAt(i);
+                        Monitor.Wait(_queue);
+                    }
+                    if (_queue.Count == 0)
+                    {
+                        return;
+                    }
+                    // The first database not held back by its pace: a database that wrote a file
+                    // a moment ago does not delay the others.
+                    wait = TimeSpan.MaxValue;
+                    for (var i = 0; i < _queue.Count && db is null; i++)
+                    {
+                        var due = _stopping ? TimeSpan.Zero : _queue[i].CommitterWait();
+                        if (due <= TimeSpan.Zero)
+                        {
+                            db = _queue[i];
+                            _queue.RemoveAt(i);
+                        }
+                        wait = due < wait ? due : wait;
+                    }
+                    if (db is not null || wait < TimeSpan.FromMilliseconds(1))
+                    {
                         break;
                     }
-                    wait = due < wait ? due : wait;
+                    // Every queued database is paced: what commits meanwhile joins its next
+                    // file. Whole milliseconds are spent here, where a database queued meanwhile
+                    // wakes the thread.
+                    Monitor.Wait(_queue, (int)wait.TotalMilliseconds);
                 }
             }
             if (db is null)
             {
-                // Every queued database is paced: what commits meanwhile joins its next file.
-                // Whole milliseconds on the monitor, where a database queued meanwhile wakes the
-                // thread; the rest with a precise sleep. A monitor wait rounds its timeout down
-                // to whole milliseconds, and one below a millisecond would make this loop spin
-                // (it did: a quarter of a core at 1,000 tx/s).
-                if (wait >= TimeSpan.FromMilliseconds(1))
-                {
-                    lock (_queue)
-                    {
-                        if (!_stopping)
-                        {
-                            Monitor.Wait(_queue, (int)wait.TotalMilliseconds);
-                        }
-                    }
-                }
-                else
-                {
-                    Posix.SleepPrecisely(wait);
-                }
+                // The sub-millisecond rest of a pace, precisely: a monitor wait rounds its
+                // timeout down to whole milliseconds, and one of 0 ms made this loop spin (a
+                // quarter of a core at 1,000 tx/s).
+                Posix.SleepPrecisely(wait);
                 continue;
             }
             db.RunCommitter();

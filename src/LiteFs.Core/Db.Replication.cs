@@ -318,34 +318,29 @@ public sealed partial class Db
     {
         private const int StageSize = 1 << 20;
         private readonly Microsoft.Win32.SafeHandles.SafeFileHandle _file;
-        private byte[]? _stage = ArrayPool<byte>.Shared.Rent(StageSize);
-        private byte[]? _spare;
-        private Task _pending = Task.CompletedTask;
+        private readonly OverlappedFileWriter _runs;
         private int _staged;
         private long _offset;
 
         public StagedFileWriter(string path)
         {
             _file = File.OpenHandle(path, FileMode.Create, FileAccess.Write, FileShare.None);
+            _runs = new OverlappedFileWriter(_file, StageSize);
         }
 
         public override void Write(ReadOnlySpan<byte> buffer)
         {
-            var stage = _stage ?? throw new ObjectDisposedException(nameof(StagedFileWriter));
             while (!buffer.IsEmpty)
             {
-                var n = Math.Min(buffer.Length, stage.Length - _staged);
-                buffer[..n].CopyTo(stage.AsSpan(_staged));
+                var n = Math.Min(buffer.Length, StageSize - _staged);
+                buffer[..n].CopyTo(_runs.Buffer.AsSpan(_staged));
                 _staged += n;
                 buffer = buffer[n..];
-                if (_staged == stage.Length)
+                if (_staged == StageSize)
                 {
-                    _pending.GetAwaiter().GetResult();
-                    _pending = RandomAccess.WriteAsync(_file, stage.AsMemory(0, _staged), _offset).AsTask();
+                    _runs.Write(_staged, _offset);
                     _offset += _staged;
                     _staged = 0;
-                    (_stage, _spare) = (_spare ?? ArrayPool<byte>.Shared.Rent(StageSize), stage);
-                    stage = _stage;
                 }
             }
         }
@@ -353,34 +348,21 @@ public sealed partial class Db
         /// <summary>Writes what is staged; the file is complete.</summary>
         public void Complete()
         {
-            _pending.GetAwaiter().GetResult();
-            if (_staged > 0 && _stage is { } stage)
+            if (_staged > 0)
             {
-                RandomAccess.Write(_file, stage.AsSpan(0, _staged), _offset);
+                _runs.WriteLast(_staged, _offset);
                 _offset += _staged;
                 _staged = 0;
+            }
+            else
+            {
+                _runs.Finish();
             }
         }
 
         protected override void Dispose(bool disposing)
         {
-            try
-            {
-                // A buffer goes back to the pool only once no write reads it any more.
-                _pending.Wait();
-            }
-            catch (AggregateException)
-            {
-                // Thrown by Write or Complete already, or beside the error being thrown.
-            }
-            foreach (var buffer in new[] { _stage, _spare })
-            {
-                if (buffer is not null)
-                {
-                    ArrayPool<byte>.Shared.Return(buffer);
-                }
-            }
-            _stage = _spare = null;
+            _runs.Dispose();
             _file.Dispose();
             base.Dispose(disposing);
         }

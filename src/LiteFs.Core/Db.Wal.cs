@@ -215,12 +215,7 @@ public sealed partial class Db
     {
         try
         {
-            Posix.SyncFileSystem(LtxDir);
-            lock (_sync)
-            {
-                // Files written during the sync may not be durable: only those counted before it are.
-                LtxSyncedThrough(written);
-            }
+            SyncLtxOutsideMonitor(written);
         }
         catch (IOException ex)
         {

@@ -352,11 +352,21 @@ public sealed partial class Db : IDisposable
         }
         if (unsynced > 0)
         {
-            Posix.SyncFileSystem(LtxDir);
-            lock (_sync)
-            {
-                LtxSyncedThrough(written);
-            }
+            SyncLtxOutsideMonitor(written);
+        }
+    }
+
+    /// <summary>
+    /// Syncs the LTX directory's file system without holding <see cref="_sync"/>, then records
+    /// that the first <paramref name="written"/> files (those counted before the sync began) are
+    /// durable; files written during the sync may not be.
+    /// </summary>
+    private void SyncLtxOutsideMonitor(long written)
+    {
+        Posix.SyncFileSystem(LtxDir);
+        lock (_sync)
+        {
+            LtxSyncedThrough(written);
         }
     }
 

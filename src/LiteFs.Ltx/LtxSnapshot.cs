@@ -121,7 +121,7 @@ public static class LtxSnapshot
         }
         var pageSize = header.PageSize;
         var runPages = Math.Max(1, RunSize / pageSize);
-        using (var runs = new RunWriter(db, runPages * pageSize))
+        using (var runs = new OverlappedFileWriter(db, runPages * pageSize))
         {
             uint first = 0;
             var count = 0;
@@ -155,58 +155,6 @@ public static class LtxSnapshot
         // A last page that is the lock page is never stored: the size comes from Commit.
         RandomAccess.SetLength(db, (long)header.Commit * pageSize);
         return (header, decoder.Trailer);
-    }
-
-    /// <summary>
-    /// Two pooled run buffers: one is filled while the other is written by a pool thread, so the
-    /// copy into the page cache (as costly as decoding) overlaps with reading the next run.
-    /// </summary>
-    private sealed class RunWriter(SafeFileHandle file, int size) : IDisposable
-    {
-        private readonly byte[][] _buffers = [ArrayPool<byte>.Shared.Rent(size), ArrayPool<byte>.Shared.Rent(size)];
-        private int _current;
-        private Task _pending = Task.CompletedTask;
-
-        /// <summary>The buffer being filled.</summary>
-        public byte[] Buffer => _buffers[_current];
-
-        /// <summary>The buffer filled next, once its last write finished.</summary>
-        public byte[] Next
-        {
-            get
-            {
-                WaitPending();
-                return _buffers[_current ^ 1];
-            }
-        }
-
-        /// <summary>Starts writing the first <paramref name="length"/> bytes of <see cref="Buffer"/> and switches buffers.</summary>
-        public void Write(int length, long offset)
-        {
-            WaitPending();
-            _pending = RandomAccess.WriteAsync(file, _buffers[_current].AsMemory(0, length), offset).AsTask();
-            _current ^= 1;
-        }
-
-        /// <summary>Waits for the last write (and throws its error).</summary>
-        public void Finish() => WaitPending();
-
-        private void WaitPending() => _pending.GetAwaiter().GetResult();
-
-        public void Dispose()
-        {
-            try
-            {
-                // A buffer goes back to the pool only once no write reads it any more.
-                _pending.Wait();
-            }
-            catch (AggregateException)
-            {
-                // Already thrown by Write or Finish, or beside the error being thrown.
-            }
-            ArrayPool<byte>.Shared.Return(_buffers[0]);
-            ArrayPool<byte>.Shared.Return(_buffers[1]);
-        }
     }
 
     /// <summary>Pages of a database held in a stream, read from its start in order.</summary>

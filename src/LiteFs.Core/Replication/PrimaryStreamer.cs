@@ -241,27 +241,17 @@ public sealed partial class PrimaryStreamer
             store.Transaction += OnTransaction;
         }
 
-        private void OnTransaction(Db db, Pos pos)
+        private void OnTransaction(Db db, Pos pos) => Signal(db.Name);
+
+        /// <summary>Wakes the stream, with the name of a changed database if any.</summary>
+        private void Signal(string? changed = null)
         {
             lock (_gate)
             {
-                _changed.Add(db.Name);
-                SignalLocked();
-            }
-        }
-
-        private void Signal()
-        {
-            lock (_gate)
-            {
-                SignalLocked();
-            }
-        }
-
-        private void SignalLocked()
-        {
-            if (!_signaled)
-            {
+                if (changed is not null)
+                {
+                    _changed.Add(changed);
+                }
                 _signaled = true;
                 Monitor.Pulse(_gate);
             }
