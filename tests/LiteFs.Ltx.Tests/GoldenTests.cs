@@ -21,20 +21,20 @@ public class GoldenTests
         {
             foreach (var file in Directory.EnumerateFiles(root, "*.ltx", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
             {
-                data.Add(Path.GetRelativePath(RepoPaths.Spec, file));
+                data.Add(Path.GetRelativePath(RepoPaths.TestData, file));
             }
         }
         return data;
     }
 
     [Fact]
-    public void Corpus_HasTheExpectedFiles() => Assert.True(AllLtxFiles().Count >= 25, $"only {AllLtxFiles().Count} golden LTX files found under {RepoPaths.Spec}");
+    public void Corpus_HasTheExpectedFiles() => Assert.True(AllLtxFiles().Count >= 25, $"only {AllLtxFiles().Count} golden LTX files found under {RepoPaths.TestData}");
 
     [Theory]
     [MemberData(nameof(AllLtxFiles))]
     public void Verify_EveryGoldenFile_Succeeds(string relative)
     {
-        using var file = File.OpenRead(Path.Combine(RepoPaths.Spec, relative));
+        using var file = File.OpenRead(Path.Combine(RepoPaths.TestData, relative));
         var (header, trailer, pages) = LtxDecoder.Verify(file);
         Assert.True(pages > 0);
         Assert.True(trailer.PostApplyChecksum.HasFlag);
@@ -46,7 +46,7 @@ public class GoldenTests
     [MemberData(nameof(AllLtxFiles))]
     public void Reencode_EveryGoldenFile_GivesSameContentAndChecksum(string relative)
     {
-        var original = File.ReadAllBytes(Path.Combine(RepoPaths.Spec, relative));
+        var original = File.ReadAllBytes(Path.Combine(RepoPaths.TestData, relative));
         var (header, trailer, pages) = TestData.Decode(original);
         var reencoded = TestData.Encode(header, pages, trailer.PostApplyChecksum);
 

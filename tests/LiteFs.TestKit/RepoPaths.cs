@@ -1,6 +1,6 @@
 namespace LiteFs.TestKit;
 
-/// <summary>Locates the repository, the shared specification and its golden files.</summary>
+/// <summary>Locates the repository and the golden files kept in it (tests/testdata).</summary>
 public static class RepoPaths
 {
     private static readonly Lazy<string> RootLazy = new(FindRoot);
@@ -8,30 +8,14 @@ public static class RepoPaths
     /// <summary>The repository root (the folder holding LiteFs.slnx).</summary>
     public static string Root => RootLazy.Value;
 
-    /// <summary>
-    /// The shared specification folder: <c>$LITEFS_SPEC_DIR</c> when set, else <c>../shared/spec</c>
-    /// beside the repository.
-    /// </summary>
-    public static string Spec
-    {
-        get
-        {
-            var fromEnv = Environment.GetEnvironmentVariable("LITEFS_SPEC_DIR");
-            var dir = string.IsNullOrEmpty(fromEnv) ? Path.GetFullPath(Path.Combine(Root, "..", "shared", "spec")) : fromEnv;
-            if (!Directory.Exists(dir))
-            {
-                throw new DirectoryNotFoundException(
-                    $"The shared specification folder {dir} does not exist. Check out shared/ beside the repository or set LITEFS_SPEC_DIR.");
-            }
-            return dir;
-        }
-    }
+    /// <summary>The test data kept in the repository: <c>tests/testdata</c>.</summary>
+    public static string TestData => Path.Combine(Root, "tests", "testdata");
 
-    /// <summary>The golden files produced by upstream LiteFS.</summary>
-    public static string Golden => Path.Combine(Spec, "testdata", "upstream-v0.5.14");
+    /// <summary>The golden files produced by upstream LiteFS v0.5.14 (tests/testdata/upstream-v0.5.14/README.md).</summary>
+    public static string Golden => Path.Combine(TestData, "upstream-v0.5.14");
 
-    /// <summary>The data files copied from upstream test suites.</summary>
-    public static string UpstreamTests => Path.Combine(Spec, "testdata", "upstream-tests", "litefs-v0.5.14", "testdata");
+    /// <summary>The data files copied from upstream's test suites (tests/testdata/upstream-tests/README.md).</summary>
+    public static string UpstreamTests => Path.Combine(TestData, "upstream-tests", "litefs-v0.5.14", "testdata");
 
     private static string FindRoot()
     {
