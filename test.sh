@@ -1,16 +1,24 @@
 #!/usr/bin/env bash
-# Runs every test on a fresh machine: installs what the tests use, builds, runs, and ends with
-# the line "N passed, N failed". Extra arguments go to `dotnet test` (e.g. --filter Name~Ltx).
+# Runs every test on a fresh machine: installs what the tests use, builds the solution and the
+# release executables, runs the tests (those that start litefs twice: with the framework-dependent
+# build and with the Native AOT executable), and ends with the line "N passed, N failed". Extra
+# arguments go to `dotnet test` (e.g. --filter Name~Ltx).
 set -euo pipefail
 cd "$(dirname "$0")"
 
-# Debian packages the tests drive for real: FUSE (fusermount3), sqlite3, the lz4 CLI,
-# libfuse's C examples (baseline), etcd, curl (HTTP/1.1 and h2c against the node API).
+# Debian packages the tests drive for real: FUSE (fusermount3), sqlite3, the lz4 CLI, curl (HTTP/1.1
+# and h2c against the node API), and for the release build: gcc and the arm64 cross toolchain, with
+# qemu-user to start the arm64 executable.
 missing=()
-command -v fusermount3 >/dev/null || missing+=(fuse3)
-command -v sqlite3 >/dev/null || missing+=(sqlite3)
-command -v lz4 >/dev/null || missing+=(lz4)
-command -v curl >/dev/null || missing+=(curl)
+need() { command -v "$1" >/dev/null || missing+=("$2"); }
+need fusermount3 fuse3
+need sqlite3 sqlite3
+need lz4 lz4
+need curl curl
+need gcc gcc
+need aarch64-linux-gnu-gcc gcc-aarch64-linux-gnu
+need aarch64-linux-gnu-objcopy binutils-aarch64-linux-gnu
+need qemu-aarch64 qemu-user
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "test.sh: missing packages: ${missing[*]}; install them (apt-get install ${missing[*]}) or run as root" >&2
@@ -25,9 +33,22 @@ fi
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
+# The shipped executables (Native AOT, linux-x64 and linux-arm64): the release tests start the
+# arm64 one under qemu, and the second pass below runs the tests that start litefs against the x64 one.
+./build.sh release 2>&1 | tee "$log" || status=$?
+
 # A test that hangs is stopped (and reported) rather than holding CI forever.
-dotnet test LiteFs.slnx -c Release --nologo -v quiet --logger "console;verbosity=minimal" \
-  --blame-hang-timeout 10m "$@" 2>&1 | tee "$log" || status=$?
+run_tests() {
+  dotnet test "$@" -c Release --nologo -v quiet --logger "console;verbosity=minimal" \
+    --blame-hang-timeout 10m 2>&1 | tee -a "$log" || status=$?
+}
+if [ "$status" -eq 0 ]; then
+  run_tests LiteFs.slnx "$@"
+  # Again through the release executable: every test that runs litefs as a process.
+  for project in tests/LiteFs.IntegrationTests tests/LiteFs.Cli.Tests; do
+    LITEFS_BIN="$PWD/dist/litefs-linux-x64" run_tests "$project" --no-build "$@"
+  done
+fi
 
 # A killed test host cannot unmount what it mounted: remove test mounts left under the temp folder.
 tmp="${TMPDIR:-/tmp}"

@@ -48,14 +48,20 @@ internal static class CommandLine
         }
     }
 
-    /// <summary>The version text: ours, and the upstream versions we are compatible with.</summary>
-    public static string VersionText
+    /// <summary>
+    /// The version text: ours with the commit it was built from (when built from a git checkout),
+    /// and the upstream versions we are compatible with.
+    /// </summary>
+    public static string VersionText { get; } = FormatVersion(
+        typeof(CommandLine).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion);
+
+    /// <summary>"1.0.0+COMMIT" (the SDK appends the source revision) as "1.0.0, commit COMMIT".</summary>
+    internal static string FormatVersion(string? informational)
     {
-        get
-        {
-            var version = typeof(CommandLine).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
-            return $"LiteFS for .NET {version} (compatible with LiteFS v0.5.14, LTX v0.3.14)";
-        }
+        var text = informational ?? "unknown";
+        var plus = text.IndexOf('+', StringComparison.Ordinal);
+        var version = plus < 0 ? text : $"{text[..plus]}, commit {text[(plus + 1)..]}";
+        return $"LiteFS for .NET {version} (compatible with LiteFS v0.5.14, LTX v0.3.14)";
     }
 
     private static int Version(TextWriter stdout)

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Security.Cryptography;
 using LiteFs.Core.Locking;
 using LiteFs.Core.Replication;
 using LiteFs.Ltx;
@@ -295,7 +294,7 @@ public sealed partial class Db
 
     /// <summary>A new name for a file being received into the LTX directory (removed at start-up if left behind).</summary>
     private string ReceivingPath(string name) =>
-        System.IO.Path.Combine(LtxDir, $"{ReceivingPrefix}{name}.{RandomNumberGenerator.GetInt32(int.MaxValue)}.tmp");
+        System.IO.Path.Combine(LtxDir, $"{ReceivingPrefix}{name}.{Random.Shared.Next()}.tmp");
 
     /// <summary>After a snapshot: every other LTX file is history the snapshot replaced.</summary>
     private void DeleteLtxFilesExcept(string keep)

@@ -54,6 +54,35 @@ internal static partial class Posix
         }
     }
 
+    /// <summary>
+    /// Fills <paramref name="buffer"/> from the kernel's random source (getrandom(2)): node IDs,
+    /// cluster IDs and temporary names. RandomNumberGenerator would do, but on Linux it loads
+    /// OpenSSL, which costs a native executable about 40 ms of its start-up.
+    /// </summary>
+    public static unsafe void FillRandom(Span<byte> buffer)
+    {
+        fixed (byte* start = buffer)
+        {
+            var done = 0;
+            while (done < buffer.Length)
+            {
+                var n = GetRandom(start + done, (nuint)(buffer.Length - done), 0);
+                if (n < 0)
+                {
+                    if (Marshal.GetLastPInvokeError() == 4 /* EINTR */)
+                    {
+                        continue;
+                    }
+                    throw new IOException($"getrandom failed: {Marshal.GetLastPInvokeErrorMessage()}");
+                }
+                done += (int)n;
+            }
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "getrandom", SetLastError = true)]
+    private static unsafe partial nint GetRandom(byte* buffer, nuint length, uint flags);
+
     [LibraryImport("libc", EntryPoint = "syncfs", SetLastError = true)]
     private static partial int SyncFs(int fd);
 

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Globalization;
-using System.Security.Cryptography;
 using LiteFs.Ltx;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -56,7 +55,7 @@ public sealed partial class Store : IDbHost, IDisposable
         }
         Time = time ?? TimeProvider.System;
         Span<byte> id = stackalloc byte[8];
-        RandomNumberGenerator.Fill(id);
+        Posix.FillRandom(id);
         NodeId = System.Buffers.Binary.BinaryPrimitives.ReadUInt64BigEndian(id);
     }
 
@@ -212,7 +211,7 @@ public sealed partial class Store : IDbHost, IDisposable
             return null;
         }
         Span<byte> random = stackalloc byte[8];
-        RandomNumberGenerator.Fill(random);
+        Posix.FillRandom(random);
         var id = "LFSC" + Convert.ToHexString(random);
         WriteClusterId(id);
         return id;

@@ -6,8 +6,13 @@ namespace LiteFs.Cli.Tests;
 
 public class CliTests
 {
+    /// <summary>Runs the command in process, or the release executable under test when <c>$LITEFS_BIN</c> names one.</summary>
     private static (int Code, string Out, string Err) Run(params string[] args)
     {
+        if (LiteFsCommand.NativeBinary is not null)
+        {
+            return LiteFsCommand.Run(args);
+        }
         var stdout = new StringWriter { NewLine = "\n" };
         var stderr = new StringWriter { NewLine = "\n" };
         var code = CommandLine.Run(args, stdout, stderr);
@@ -163,7 +168,19 @@ public class CliTests
         var (code, output, _) = Run("version");
         Assert.Equal(0, code);
         Assert.Contains("LiteFS v0.5.14", output, StringComparison.Ordinal);
+        if (Directory.Exists(Path.Combine(RepoPaths.Root, ".git")))
+        {
+            // Built from a git checkout: the build names its commit.
+            Assert.Matches(@"^LiteFS for \.NET [0-9][^ ]*, commit [0-9a-f]{40} \(", output);
+        }
     }
+
+    [Theory]
+    [InlineData("1.2.3+0123abcd", "LiteFS for .NET 1.2.3, commit 0123abcd (compatible with LiteFS v0.5.14, LTX v0.3.14)")]
+    [InlineData("1.2.3", "LiteFS for .NET 1.2.3 (compatible with LiteFS v0.5.14, LTX v0.3.14)")]
+    [InlineData(null, "LiteFS for .NET unknown (compatible with LiteFS v0.5.14, LTX v0.3.14)")]
+    public void FormatVersion_NamesTheCommitWhenKnown(string? informational, string text) =>
+        Assert.Equal(text, CommandLine.FormatVersion(informational));
 
     [Fact]
     public void RootScript_BuildsAndRunsTheCli()

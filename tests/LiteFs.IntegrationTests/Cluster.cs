@@ -127,7 +127,7 @@ public sealed class ClusterNode : IDisposable
         }
         RetireProcess();
         _runs++;
-        _process = ChildProcess.Start(NodeProcess.Command[0], [NodeProcess.Command[1], "mount", "-config", ConfigPath]);
+        _process = LiteFsCommand.Start("mount", "-config", ConfigPath);
         try
         {
             _process.WaitForOutput("LiteFS mounted to", StartTimeout);

@@ -68,7 +68,7 @@ public class MountCommandTests
         using var temp = new TempDir("litefs-config");
         var config = temp.Combine("litefs.yml");
         File.WriteAllText(config, yaml);
-        var (code, _, stderr) = ChildProcess.Run(NodeProcess.Command[0], [NodeProcess.Command[1], "mount", "-config", config]);
+        var (code, _, stderr) = LiteFsCommand.Run("mount", "-config", config);
         Assert.Equal(2, code);
         Assert.Contains(text, stderr, StringComparison.Ordinal);
         if (line is not null)
@@ -81,7 +81,7 @@ public class MountCommandTests
     [Fact]
     public void Version_PrintsOneLine()
     {
-        var (code, stdout, _) = ChildProcess.Run(NodeProcess.Command[0], [NodeProcess.Command[1], "version"]);
+        var (code, stdout, _) = LiteFsCommand.Run("version");
         Assert.Equal(0, code);
         Assert.StartsWith("LiteFS", stdout, StringComparison.Ordinal);
     }

@@ -47,13 +47,10 @@ public sealed class NodeProcess : IDisposable
 
     public ChildProcess Process => _process ?? throw new InvalidOperationException("not started");
 
-    /// <summary>The litefs command next to the test assembly.</summary>
-    public static string[] Command => ["dotnet", Path.Combine(AppContext.BaseDirectory, "litefs.dll")];
-
     /// <summary>Starts <c>litefs mount</c> and waits until the mount is up.</summary>
     public void Start(params string[] extraArgs)
     {
-        _process = ChildProcess.Start(Command[0], [Command[1], "mount", "-config", ConfigPath, .. extraArgs]);
+        _process = LiteFsCommand.Start(["mount", "-config", ConfigPath, .. extraArgs]);
         try
         {
             _process.WaitForOutput("LiteFS mounted to", TimeSpan.FromSeconds(60));
