@@ -25,6 +25,18 @@ public sealed class ConfigLoaderTests : IDisposable
         [_dir.Combine("cwd", "litefs.yml"), _dir.Combine("home", "litefs.yml"), _dir.Combine("etc", "litefs.yml")];
 
     [Fact]
+    public void DocumentedExample_LoadsAndValidates()
+    {
+        // docs/litefs.example.yml is what docs/Dockerfile copies to /etc/litefs.yml.
+        var loaded = ConfigLoader.Load(Path.Combine(RepoPaths.Root, "docs", "litefs.example.yml"), expandEnv: true, NoEnv);
+        loaded.Config.Validate();
+        Assert.Equal("/litefs", loaded.Config.Fuse.Dir);
+        Assert.Equal("/var/lib/litefs", loaded.Config.Data.Dir);
+        Assert.True(loaded.Config.Lease.Candidate);
+        Assert.Equal("http://primary:20202", loaded.Config.Lease.AdvertiseUrl);
+    }
+
+    [Fact]
     public void DefaultSearchPaths_AreWorkingDirectoryHomeThenEtc()
     {
         var paths = ConfigLoader.DefaultSearchPaths();
