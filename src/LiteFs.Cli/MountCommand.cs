@@ -81,12 +81,15 @@ internal static partial class MountCommand
             return CommandLine.UsageError;
         }
 
-        using var node = new MountedNode(config, stdout, stderr);
+        using var node = new MountedNode(config, parsed.Flag("skip-unmount", "mount"), stdout, stderr);
         return node.Run();
     }
 
-    /// <summary>One running node: store, mount, subprocess, and the signals that end them.</summary>
-    private sealed class MountedNode(LiteFsConfig config, TextWriter stdout, TextWriter stderr) : IDisposable
+    /// <summary>
+    /// One running node: store, mount, subprocess, and the signals that end them. With
+    /// <c>skipUnmount</c> (-skip-unmount) a stale mount at fuse.dir is an error rather than detached.
+    /// </summary>
+    private sealed class MountedNode(LiteFsConfig config, bool skipUnmount, TextWriter stdout, TextWriter stderr) : IDisposable
     {
         private readonly ConsoleLog _log = new(stderr, config.Log.Debug, config.Log.Timestamp);
         private readonly TaskCompletionSource<int> _signal = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -158,6 +161,17 @@ internal static partial class MountCommand
             {
                 throw new InvalidOperationException($"lease type '{config.Lease.Type}' is not available in this build yet; use 'static'");
             }
+            var mountOptions = new MountOptions
+            {
+                AllowOther = config.Fuse.AllowOther,
+                Debug = config.Fuse.Debug,
+                Logger = _log,
+                UseFusermount = Native.GetEuid() != 0,
+                DetachStaleMount = !skipUnmount,
+            };
+            // Nothing has started yet: a node that cannot mount or write its directories stops here.
+            StartupChecks.Run(config, mountOptions);
+
             var lease = new StaticLease(config.Lease.Candidate, config.Lease.Hostname, config.Lease.AdvertiseUrl);
             _store = new Store(new StoreOptions
             {
@@ -178,13 +192,7 @@ internal static partial class MountCommand
                 // A stale mount left by a killed node cannot be stat'ed; mounting detects and clears it.
             }
             _fs = new LiteFsFileSystem(_store, _log);
-            _fs.Mount(config.Fuse.Dir, new MountOptions
-            {
-                AllowOther = config.Fuse.AllowOther,
-                Debug = config.Fuse.Debug,
-                Logger = _log,
-                UseFusermount = Native.GetEuid() != 0,
-            });
+            _fs.Mount(config.Fuse.Dir, mountOptions);
             stdout.WriteLine($"LiteFS mounted to: {config.Fuse.Dir}");
 
             _server = new NodeServer(_store, new NodeServerOptions

@@ -47,7 +47,7 @@ internal sealed class DbFileNode(LiteFsFileSystem fs, string database, EntryKind
         {
             RequireDb().Truncate(_file, 0);
         }
-        if (_file == DbFileKind.Wal)
+        if (_file == DbFileKind.Wal && Fs.PassthroughEnabled)
         {
             result.PassthroughFd = RequireDb().PassthroughDescriptor(DbFileKind.Wal);
             result.ClosePassthroughFd = true;

@@ -46,6 +46,9 @@ public sealed class LiteFsFileSystem : ICacheInvalidator, IDisposable
     /// <summary>The mount point, once mounted.</summary>
     public string? MountPoint => _mount?.MountPoint;
 
+    /// <summary>Whether the kernel serves the primary's WAL straight from the real file (FUSE passthrough).</summary>
+    internal bool PassthroughEnabled => _mount?.PassthroughEnabled == true;
+
     /// <summary>Completes when the file system is unmounted.</summary>
     public Task Completion => _mount?.Completion ?? Task.CompletedTask;
 
@@ -60,8 +63,9 @@ public sealed class LiteFsFileSystem : ICacheInvalidator, IDisposable
         options.PosixLocks = true;
         // The primary's WAL is read and written by the kernel straight from the real file where
         // FUSE passthrough is available (root, Linux 6.9+): the node reads committed frames from
-        // that file itself, so it needs no round trip per frame.
-        options.Passthrough = true;
+        // that file itself, so it needs no round trip per frame. Only root may open backing files:
+        // another user is served through the file system without asking (and without a warning).
+        options.Passthrough = Native.GetEUid() == 0;
         _mount = FuseMount.Mount(mountPoint, Root, options);
         Store.Invalidator = this;
     }

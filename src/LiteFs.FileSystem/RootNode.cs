@@ -86,7 +86,7 @@ internal sealed class RootNode(LiteFsFileSystem fs)
         var node = fs.NodeFor(database, kind);
         child = node;
         result = OpenResult.For((IFileHandle)node, OpenOptions.KeepCache);
-        if (kind == EntryKind.Wal)
+        if (kind == EntryKind.Wal && fs.PassthroughEnabled)
         {
             result.PassthroughFd = db.PassthroughDescriptor(DbFileKind.Wal);
             result.ClosePassthroughFd = true;

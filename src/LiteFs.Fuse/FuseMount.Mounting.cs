@@ -12,13 +12,18 @@ public sealed partial class FuseMount
 
     /// <summary>
     /// Checks the mount point and detaches a stale FUSE mount (a killed server leaves one: every
-    /// access fails with ENOTCONN) so the new mount does not stack over a dead one.
+    /// access fails with ENOTCONN) so the new mount does not stack over a dead one, unless
+    /// <see cref="MountOptions.DetachStaleMount"/> is off.
     /// </summary>
     private static void PrepareMountPoint(string path, MountOptions options, ILogger logger)
     {
-        var errno = StatMountPoint(path, out var isDirectory);
+        var errno = StatMountPoint(path, out var stat);
         if (errno is Errno.ENOTCONN or (Errno)103 /* ECONNABORTED */)
         {
+            if (!options.DetachStaleMount)
+            {
+                throw MountErrors.StaleMountKept(path);
+            }
             try
             {
                 UnmountPath(path, Libc.GetEUid() != 0, options, logger, lazy: true);
@@ -28,7 +33,7 @@ public sealed partial class FuseMount
                 throw MountErrors.StaleNotCleaned(path, exception.Message);
             }
             Log.StaleMountCleaned(logger, path);
-            errno = StatMountPoint(path, out isDirectory);
+            errno = StatMountPoint(path, out stat);
         }
         switch (errno)
         {
@@ -43,7 +48,7 @@ public sealed partial class FuseMount
             default:
                 throw MountErrors.MountPointInaccessible(path, errno);
         }
-        if (!isDirectory)
+        if ((stat.Mode & FileModes.TypeMask) != FileModes.Directory)
         {
             throw MountErrors.MountPointNotDirectory(path);
         }
@@ -54,16 +59,12 @@ public sealed partial class FuseMount
         }
     }
 
-    private static Errno StatMountPoint(string path, out bool isDirectory)
+    private static Errno StatMountPoint(string path, out StatxBuffer stat)
     {
         // FORCE_SYNC: cached attributes would hide a dead server for up to the attribute timeout.
-        if (Libc.Statx(Libc.AtFdCwd, path, Libc.AtStatxForceSync, StatxBuffer.BasicStats, out var stat) != 0)
-        {
-            isDirectory = false;
-            return (Errno)Libc.LastError;
-        }
-        isDirectory = (stat.Mode & FileModes.TypeMask) == FileModes.Directory;
-        return Errno.Ok;
+        return Libc.Statx(Libc.AtFdCwd, path, Libc.AtStatxForceSync, StatxBuffer.BasicStats, out stat) == 0
+            ? Errno.Ok
+            : (Errno)Libc.LastError;
     }
 
     /// <returns>The connected device descriptor, and whether fusermount3 made the mount.</returns>
@@ -130,20 +131,7 @@ public sealed partial class FuseMount
     private static unsafe int MountWithFusermount(string path, MountOptions options)
     {
         var fusermount = FindFusermount(options) ?? throw MountErrors.FusermountMissing();
-        // fusermount3 opens the device with the caller's rights; say so clearly rather than
-        // relaying its terse message.
-        if (!File.Exists(options.DevicePath))
-        {
-            throw MountErrors.DeviceMissing(options.DevicePath);
-        }
-        if (Libc.Access(options.DevicePath, Libc.ROk | Libc.WOk) != 0 && Libc.LastError is 13 or 1)
-        {
-            throw MountErrors.DevicePermission(options.DevicePath);
-        }
-        if (options.AllowOther && Libc.GetUid() != 0 && !UserAllowOther())
-        {
-            throw MountErrors.AllowOtherNotPermitted(path);
-        }
+        CheckUnprivileged(path, options);
 
         var fds = stackalloc int[2];
         if (Libc.SocketPair(Libc.AfUnix, Libc.SockStream | Libc.SockCloExec, 0, fds) != 0)
@@ -187,6 +175,11 @@ public sealed partial class FuseMount
         if (stderr.Contains(options.DevicePath, StringComparison.Ordinal) && stderr.Contains("ermission denied", StringComparison.Ordinal))
         {
             return MountErrors.DevicePermission(options.DevicePath);
+        }
+        if (stderr.Contains("no write access to mountpoint", StringComparison.Ordinal) || stderr.Contains("not owned by user", StringComparison.Ordinal))
+        {
+            var errno = StatMountPoint(path, out var stat);
+            return MountErrors.MountPointNotWritable(path, errno == Errno.Ok ? stat.Uid : null, errno == Errno.Ok ? stat.Mode : null);
         }
         return MountErrors.FusermountFailed(path, exitCode, stderr);
     }

@@ -11,11 +11,25 @@ internal static class MountErrors
         $"cannot open {device}: no such device file. Load the FUSE module (modprobe fuse); in a container pass --device {device}.",
         Errno.ENOENT);
 
-    public static FuseMountException DevicePermission(string device) => new(
-        $"cannot open {device}: permission denied (running as uid {Uid}). Run as root, or add this user to the 'fuse' group " +
-        $"and make {device} group-readable and -writable (chgrp fuse {device}; chmod g+rw {device}); " +
-        $"in a container pass --device {device} and grant CAP_SYS_ADMIN.",
-        Errno.EACCES);
+    public static FuseMountException DevicePermission(string device)
+    {
+        if (Uid == 0)
+        {
+            return new(
+                $"cannot open {device}: permission denied although running as root: a container's device policy forbids it. " +
+                $"Pass --device {device} to the container (and --cap-add SYS_ADMIN).",
+                Errno.EACCES);
+        }
+        var user = Accounts.UserName(Uid);
+        var owner = Libc.Statx(Libc.AtFdCwd, device, 0, StatxBuffer.BasicStats, out var stat) == 0
+            ? $"; {device} has group '{Accounts.GroupName(stat.Gid)}' and mode {Octal(stat.Mode)}"
+            : "";
+        return new(
+            $"cannot open {device}: permission denied (running as uid {Uid}, user {user}{owner}). Run as root, or give group 'fuse' " +
+            $"read and write access to {device} and add this user to it (groupadd -f fuse; chgrp fuse {device}; chmod g+rw {device}; " +
+            $"usermod -aG fuse {user}), then log in again so the group applies; in a container pass --device {device}.",
+            Errno.EACCES);
+    }
 
     public static FuseMountException DeviceFailed(string device, Errno errno) => new(
         $"cannot open {device}: {errno.Describe()} ({errno}). Check that the kernel supports FUSE (grep fuse /proc/filesystems).",
@@ -29,9 +43,29 @@ internal static class MountErrors
         $"cannot mount on {path}: the mount point is not a directory.",
         Errno.ENOTDIR);
 
-    public static FuseMountException MountPointInaccessible(string path, Errno errno) => new(
-        $"cannot mount on {path}: {errno.Describe()} ({errno}) (running as uid {Uid}).",
-        errno);
+    public static FuseMountException MountPointInaccessible(string path, Errno errno) => errno == Errno.EACCES
+        ? new(
+            $"cannot mount on {path}: permission denied (running as uid {Uid}, user {Accounts.UserName(Uid)}): a directory above it " +
+            "may not be entered by this user. Choose a mount point this user can reach, or run as root.",
+            errno)
+        : new($"cannot mount on {path}: {errno.Describe()} ({errno}) (running as uid {Uid}).", errno);
+
+    public static FuseMountException MountPointNotWritable(string path, uint? owner, ushort? mode)
+    {
+        var user = Accounts.UserName(Uid);
+        var state = owner is { } uid && mode is { } bits
+            ? $"it is owned by {Accounts.UserName(uid)} with mode {Octal(bits)}"
+            : "it is not writable by this user";
+        return new(
+            $"cannot mount on {path} as uid {Uid} (user {user}): {state}, and fusermount3 mounts only on a directory the user " +
+            $"may write. Give it to this user (chown {user} {path}), choose a mount point this user owns, or run as root.",
+            Errno.EACCES);
+    }
+
+    public static FuseMountException StaleMountKept(string path) => new(
+        $"cannot mount on {path}: a stale FUSE mount is there (transport endpoint is not connected) and detaching it is turned off. " +
+        $"Detach it by hand (fusermount3 -u -z {path}, or umount -l {path} as root).",
+        Errno.ENOTCONN);
 
     public static FuseMountException AlreadyMounted(string path, MountInfo existing) => new(
         $"cannot mount on {path}: it is already mounted ({existing.FileSystemType} from {existing.Source}). " +
@@ -69,4 +103,6 @@ internal static class MountErrors
     public static FuseMountException InitTimedOut(string path) => new(
         $"mounted {path} but the kernel never completed the FUSE handshake (INIT); unmounted again.",
         Errno.ETXTBSY);
+
+    private static string Octal(uint mode) => "0" + Convert.ToString(mode & 0xFFF, 8).PadLeft(3, '0');
 }

@@ -80,6 +80,12 @@ public sealed class MountOptions
     /// <summary>Mount through fusermount3 even when mount(2) would be allowed. Default false.</summary>
     public bool UseFusermount { get; set; }
 
+    /// <summary>
+    /// Detach a stale FUSE mount (one whose server died: every access fails with ENOTCONN) found at
+    /// the mount point before mounting. Default true; when false, such a mount point is an error.
+    /// </summary>
+    public bool DetachStaleMount { get; set; } = true;
+
     /// <summary>The FUSE device. Default /dev/fuse.</summary>
     public string DevicePath { get; set; } = "/dev/fuse";
 

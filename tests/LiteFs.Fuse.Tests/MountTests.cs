@@ -158,4 +158,52 @@ public sealed class MountTests : IDisposable
         }
         Assert.False(Mounts.IsMounted(_mountPoint));
     }
+
+    [Fact]
+    public void StaleMount_DetachingTurnedOff_IsAnError_AndStays()
+    {
+        using (var tool = Tools.StartLoopback(_source, _mountPoint))
+        {
+            tool.Signal(9);
+            Assert.True(tool.WaitForExit(TimeSpan.FromSeconds(30)));
+        }
+        using var fileSystem = new LoopbackFileSystem(_source);
+        var options = new MountOptions { DetachStaleMount = false };
+
+        var checkError = Assert.Throws<FuseMountException>(() => FuseMount.CheckCanMount(_mountPoint, options));
+        var mountError = Assert.Throws<FuseMountException>(() => MountLoopback(fileSystem, options));
+        foreach (var error in (ReadOnlySpan<FuseMountException>)[checkError, mountError])
+        {
+            Assert.StartsWith($"cannot mount on {_mountPoint}: a stale FUSE mount is there (transport endpoint is not connected) and detaching it is turned off. " +
+                $"Detach it by hand (fusermount3 -u -z {_mountPoint}", error.Message, StringComparison.Ordinal);
+            Assert.Equal(Errno.ENOTCONN, error.Errno);
+        }
+        Assert.True(Mounts.IsMounted(_mountPoint));
+        // Detaching is on by default: the check passes and mounting cleans up.
+        FuseMount.CheckCanMount(_mountPoint);
+    }
+
+    [Fact]
+    public void CheckCanMount_UsableSetup_Passes_MissingMountPointToo()
+    {
+        FuseMount.CheckCanMount(_mountPoint);
+        FuseMount.CheckCanMount(_mountPoint, new MountOptions { UseFusermount = true, AllowOther = true });
+        FuseMount.CheckCanMount(_dir.Combine("not-yet"));
+        Assert.False(Mounts.IsMounted(_mountPoint));
+    }
+
+    [Fact]
+    public void CheckCanMount_ReportsWhatMountWouldFailOn()
+    {
+        var noDevice = Assert.Throws<FuseMountException>(() => FuseMount.CheckCanMount(_mountPoint, new MountOptions { DevicePath = "/nonexistent/fuse" }));
+        Assert.StartsWith("cannot open /nonexistent/fuse: no such device file.", noDevice.Message, StringComparison.Ordinal);
+
+        var noFusermount = Assert.Throws<FuseMountException>(() =>
+            FuseMount.CheckCanMount(_mountPoint, new MountOptions { UseFusermount = true, FusermountPath = "/nonexistent/fusermount3" }));
+        Assert.Equal("cannot mount as uid 0: fusermount3 was not found. Install the fuse3 package, or run as root.", noFusermount.Message);
+
+        var file = Path.Combine(_source, "hello.txt");
+        var notDirectory = Assert.Throws<FuseMountException>(() => FuseMount.CheckCanMount(file));
+        Assert.Equal($"cannot mount on {file}: the mount point is not a directory.", notDirectory.Message);
+    }
 }

@@ -50,9 +50,11 @@ public sealed class NonRootTests : IDisposable
         Assert.True(tool.WaitForExit(TimeSpan.FromSeconds(60)));
 
         Assert.Equal(1, tool.ExitCode);
+        var device = ChildProcess.Run("stat", ["-c", "%G %a", "/dev/fuse"]).Stdout.Trim().Split(' ');
         Assert.StartsWith(
-            $"litefs-loopback: cannot open /dev/fuse: permission denied (running as uid {_user.Uid}). Run as root, or add this user to the 'fuse' group " +
-            "and make /dev/fuse group-readable and -writable (chgrp fuse /dev/fuse; chmod g+rw /dev/fuse)",
+            $"litefs-loopback: cannot open /dev/fuse: permission denied (running as uid {_user.Uid}, user {_user.Name}; " +
+            $"/dev/fuse has group '{device[0]}' and mode 0{device[1]}). Run as root, or give group 'fuse' read and write access to /dev/fuse " +
+            $"and add this user to it (groupadd -f fuse; chgrp fuse /dev/fuse; chmod g+rw /dev/fuse; usermod -aG fuse {_user.Name}), then log in again",
             tool.Stderr, StringComparison.Ordinal);
         Assert.False(Mounts.IsMounted(_mountPoint));
     }

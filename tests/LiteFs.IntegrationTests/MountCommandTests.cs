@@ -59,6 +59,27 @@ public class MountCommandTests
         Assert.False(Mounts.IsMounted(node.MountPoint));
     }
 
+    [Fact]
+    public void SkipUnmount_KeepsAStaleMount_WithoutIt_TheStaleMountIsDetached()
+    {
+        using var temp = new TempDir("litefs-stale");
+        using var node = new NodeProcess(temp.Path);
+        node.Start();
+        node.Kill();
+        Assert.True(Mounts.IsMounted(node.MountPoint), "a killed node leaves its mount behind");
+
+        var (code, stdout, stderr) = LiteFsCommand.Run("mount", "-config", node.ConfigPath, "-skip-unmount");
+        Assert.Equal(1, code);
+        Assert.Contains($"ERROR: cannot mount on {node.MountPoint}: a stale FUSE mount is there", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("http server listening", stdout, StringComparison.Ordinal);
+        Assert.True(Mounts.IsMounted(node.MountPoint));
+
+        using var restarted = new NodeProcess(temp.Path);
+        restarted.Start();
+        Assert.Equal(0, restarted.Stop());
+        Assert.False(Mounts.IsMounted(node.MountPoint));
+    }
+
     [Theory]
     [InlineData("lease:\n  type: \"static\"\n  candidat: true\n", "unknown key \"lease.candidat\"", "litefs.yml:3")]
     [InlineData("lease:\n  type: \"static\"\ndata:\n  retention: \"10 minutes\"\n", "data.retention", "litefs.yml:4")]

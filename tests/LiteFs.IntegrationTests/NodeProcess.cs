@@ -10,7 +10,10 @@ public sealed class NodeProcess : IDisposable
 {
     private ChildProcess? _process;
 
-    public NodeProcess(string root, string extraConfig = "")
+    /// <param name="root">The node's directory: litefs.yml, data/ and mnt/ go there.</param>
+    /// <param name="extraConfig">More litefs.yml text.</param>
+    /// <param name="primaryUrl">A replica of this primary; null for a primary (the static lease's candidate).</param>
+    public NodeProcess(string root, string extraConfig = "", string? primaryUrl = null)
     {
         Root = root;
         DataDir = Path.Combine(root, "data");
@@ -27,9 +30,9 @@ public sealed class NodeProcess : IDisposable
               addr: "127.0.0.1:{Port}"
             lease:
               type: "static"
-              candidate: true
+              candidate: {(primaryUrl is null ? "true" : "false")}
               hostname: "localhost"
-              advertise-url: "http://127.0.0.1:{Port}"
+              advertise-url: "{primaryUrl ?? $"http://127.0.0.1:{Port}"}"
             {extraConfig}
             """);
     }
@@ -47,10 +50,44 @@ public sealed class NodeProcess : IDisposable
 
     public ChildProcess Process => _process ?? throw new InvalidOperationException("not started");
 
+    /// <summary>The node API's URL.</summary>
+    public string Url => $"http://127.0.0.1:{Port}";
+
+    /// <summary>The litefs command under test (<see cref="LiteFsCommand"/>): program and leading arguments.</summary>
+    public static string[] Command => [LiteFsCommand.Program, .. LiteFsCommand.Arguments()];
+
+    /// <summary>The command this node runs litefs with (program and leading arguments). Default <see cref="Command"/>.</summary>
+    public string[] CommandLine { get; init; } = Command;
+
+    /// <summary>Starts the node's process from a command line; by default as the test's own user.</summary>
+    public Func<string[], ChildProcess> Launcher { get; init; } = static command => ChildProcess.Start(command[0], command[1..]);
+
+    /// <summary>
+    /// Copies the litefs program (the last word of <see cref="Command"/>) into <paramref name="folder"/>,
+    /// with the files beside it when it is a .NET application, and returns the command that runs the copy:
+    /// for a user who may not read the test host's folders.
+    /// </summary>
+    public static string[] CopyCommandTo(string folder)
+    {
+        var program = Command[^1];
+        var source = Path.GetDirectoryName(program)!;
+        Directory.CreateDirectory(folder);
+        // A .NET application needs its assemblies; a native binary is one file.
+        var files = File.Exists(Path.ChangeExtension(program, ".deps.json")) ? Directory.GetFiles(source) : [program];
+        foreach (var file in files)
+        {
+            File.Copy(file, Path.Combine(folder, Path.GetFileName(file)), overwrite: true);
+        }
+        return [.. Command[..^1], Path.Combine(folder, Path.GetFileName(program))];
+    }
+
+    /// <summary>The arguments that run <c>litefs mount</c> on this node's config.</summary>
+    public string[] MountCommandLine(params string[] extraArgs) => [.. CommandLine, "mount", "-config", ConfigPath, .. extraArgs];
+
     /// <summary>Starts <c>litefs mount</c> and waits until the mount is up.</summary>
     public void Start(params string[] extraArgs)
     {
-        _process = LiteFsCommand.Start(["mount", "-config", ConfigPath, .. extraArgs]);
+        _process = Launcher(MountCommandLine(extraArgs));
         try
         {
             _process.WaitForOutput("LiteFS mounted to", TimeSpan.FromSeconds(60));

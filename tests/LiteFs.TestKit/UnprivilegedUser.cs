@@ -66,9 +66,25 @@ public sealed class UnprivilegedUser : IDisposable
     /// <summary>Adds 'user_allow_other' to /etc/fuse.conf.</summary>
     public void PermitAllowOther() => File.AppendAllText(FuseConf, "\nuser_allow_other\n");
 
-    /// <summary>Starts <paramref name="program"/> as this user (setpriv, with its groups, HOME set to <see cref="Home"/>).</summary>
-    public ChildProcess Start(string program, params string[] arguments) =>
-        ChildProcess.Start("setpriv", ["--reuid", Name, "--regid", Name, "--init-groups", "--", "env", $"HOME={Home}", "DOTNET_CLI_TELEMETRY_OPTOUT=1", program, .. arguments]);
+    /// <summary>Removes 'user_allow_other' from /etc/fuse.conf, if it is there.</summary>
+    public void ForbidAllowOther()
+    {
+        if (File.Exists(FuseConf))
+        {
+            File.WriteAllLines(FuseConf, File.ReadAllLines(FuseConf).Where(line => line.Trim() != "user_allow_other"));
+        }
+    }
+
+    /// <summary>The command line that runs <paramref name="program"/> as this user (setpriv, with its groups, HOME set to <see cref="Home"/>).</summary>
+    public string[] CommandLine(string program, params string[] arguments) =>
+        ["setpriv", "--reuid", Name, "--regid", Name, "--init-groups", "--", "env", $"HOME={Home}", "DOTNET_CLI_TELEMETRY_OPTOUT=1", program, .. arguments];
+
+    /// <summary>Starts <paramref name="program"/> as this user (see <see cref="CommandLine"/>).</summary>
+    public ChildProcess Start(string program, params string[] arguments)
+    {
+        var command = CommandLine(program, arguments);
+        return ChildProcess.Start(command[0], command[1..]);
+    }
 
     /// <summary>Runs a shell command as this user.</summary>
     public (int ExitCode, string Stdout, string Stderr) Shell(string command)
