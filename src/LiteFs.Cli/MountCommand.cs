@@ -93,6 +93,9 @@ internal static partial class MountCommand
     {
         private readonly ConsoleLog _log = new(stderr, config.Log.Debug, config.Log.Timestamp);
         private readonly TaskCompletionSource<int> _signal = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>Completed by the store, from the thread that failed, when the node cannot go on writing.</summary>
+        private readonly TaskCompletionSource<FatalDatabaseException> _fatal = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private Store? _store;
         private LiteFsFileSystem? _fs;
         private NodeServer? _server;
@@ -126,15 +129,21 @@ internal static partial class MountCommand
             if (_exec?.Background is { } child)
             {
                 var exited = child.WaitForExitAsync();
-                if (Task.WaitAny(exited, _signal.Task) == 1)
+                var which = Task.WaitAny(exited, _signal.Task, _fatal.Task);
+                if (which != 0)
                 {
+                    var signal = which == 1 ? _signal.Task.Result : SigTerm;
                     stdout.WriteLine("sending signal to exec process");
-                    _exec.Signal(_signal.Task.Result);
+                    _exec.Signal(signal);
                     stdout.WriteLine("waiting for exec process to close");
                     exited.Wait();
                     var code = child.ExitCode;
+                    if (which == 2)
+                    {
+                        return ShutdownAfterFatal();
+                    }
                     Shutdown();
-                    if (code != 0 && code != 128 + _signal.Task.Result)
+                    if (code != 0 && code != 128 + signal)
                     {
                         stderr.WriteLine($"ERROR: cannot wait for exec process: exit status {code}");
                         return 1;
@@ -149,10 +158,24 @@ internal static partial class MountCommand
                 return status;
             }
 
-            _signal.Task.Wait();
+            if (Task.WaitAny(_signal.Task, _fatal.Task) == 1)
+            {
+                return ShutdownAfterFatal();
+            }
             stdout.WriteLine("signal received, litefs shutting down");
             Shutdown();
             return 0;
+        }
+
+        /// <summary>
+        /// A fatal error stopped the node's writes: the node shuts down as on a signal (replicas
+        /// get END, the mount is removed, the data directory released) and exits with status 99.
+        /// </summary>
+        private int ShutdownAfterFatal()
+        {
+            stderr.WriteLine($"ERROR: {_fatal.Task.Result.Message}; litefs shutting down (exit status {FatalDatabaseException.ExitStatus})");
+            Shutdown();
+            return FatalDatabaseException.ExitStatus;
         }
 
         private void Start()
@@ -180,6 +203,7 @@ internal static partial class MountCommand
                 Retention = config.Data.Retention,
                 RetentionMonitorInterval = config.Data.RetentionMonitorInterval,
                 Lease = lease,
+                OnFatal = ex => _fatal.TrySetResult(ex),
             }, _log);
             _store.Open();
 
@@ -225,7 +249,7 @@ internal static partial class MountCommand
             {
                 stdout.WriteLine("waiting to connect to the primary before running exec (set skip-sync to skip)");
                 // Signals still end the wait.
-                if (Task.WaitAny(_store.Ready, _signal.Task) != 0)
+                if (Task.WaitAny(_store.Ready, _signal.Task, _fatal.Task) != 0)
                 {
                     return;
                 }

@@ -70,7 +70,7 @@ public sealed partial class Db
         {
             throw new LiteFsException($"{Name}: database checksum {checksum} on TXID {header.MaxTxId} does not match LTX post-apply checksum {trailer.PostApplyChecksum}");
         }
-        Pos = new Pos(header.MaxTxId, trailer.PostApplyChecksum);
+        _pos = new Pos(header.MaxTxId, trailer.PostApplyChecksum);
         Timestamp = header.Timestamp;
         RewriteShmHeader();
     }

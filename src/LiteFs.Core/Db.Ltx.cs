@@ -87,7 +87,7 @@ public sealed partial class Db
         File.Move(temp, final, overwrite: true);
         NoteLtxRange(header.MinTxId, header.MaxTxId);
         // Renamed: the transaction is part of the history, whatever happens next.
-        Pos = new Pos(header.MaxTxId, postApply);
+        _pos = new Pos(header.MaxTxId, postApply);
         if (sync)
         {
             // The file itself is synced; the others written before it with one syncfs, if any.
@@ -127,7 +127,7 @@ public sealed partial class Db
     /// <summary>A local transaction is durable as an LTX file: move the position and tell the node.</summary>
     private void Committed(in LtxHeader header, Checksum postApply)
     {
-        Pos = new Pos(header.MaxTxId, postApply);
+        _pos = new Pos(header.MaxTxId, postApply);
         Timestamp = header.Timestamp;
         _host.Invalidator.InvalidateEntry(Name + "-pos");
         _host.OnTransaction(this, header, _pos);

@@ -56,7 +56,7 @@ public sealed partial class Db
 
             if (newest is null)
             {
-                Pos = Pos.Zero;
+                _pos = Pos.Zero;
             }
             else if (HoldsAlready(newest, newestHeader, newestTrailer))
             {

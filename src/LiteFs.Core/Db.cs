@@ -68,8 +68,9 @@ public sealed partial class Db : IDisposable
     private Pos _pos;
 
     /// <summary>
-    /// The current replication position (read as one value: TXID and checksum of the same
-    /// transaction), with every transaction SQLite committed so far recorded.
+    /// The position of the last recorded transaction (TXID and checksum of the same transaction,
+    /// read as one value). WAL transactions SQLite committed that the committer has not recorded
+    /// yet are not in it; <see cref="RecordCommitted"/> records them first.
     /// </summary>
     public Pos Pos
     {
@@ -77,17 +78,22 @@ public sealed partial class Db : IDisposable
         {
             lock (_sync)
             {
-                SettleWal(durable: false);
                 return _pos;
             }
         }
+    }
 
-        private set
+    /// <summary>
+    /// Records every transaction SQLite committed that has no LTX file yet (the committer would
+    /// a moment later), then returns the position: for readers that must see every acknowledged
+    /// transaction, such as the <c>-pos</c> file an application reads after its commit.
+    /// </summary>
+    public Pos RecordCommitted()
+    {
+        lock (_sync)
         {
-            lock (_sync)
-            {
-                _pos = value;
-            }
+            SettleWal(durable: false);
+            return _pos;
         }
     }
 

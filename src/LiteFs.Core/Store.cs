@@ -24,7 +24,12 @@ public sealed record StoreOptions
     /// <summary>The lease: who is primary.</summary>
     public required ILease Lease { get; init; }
 
-    /// <summary>Called on a fatal failure instead of exiting with status 99 (tests).</summary>
+    /// <summary>
+    /// Called once the node has stopped writing after a fatal failure (a committed transaction
+    /// that cannot be recorded, a verified file that cannot be applied): the composition root
+    /// decides what follows (the command unmounts, ends the streams and exits with status 99).
+    /// Called on the thread that failed; it must not block.
+    /// </summary>
     public Action<FatalDatabaseException>? OnFatal { get; init; }
 }
 
@@ -54,6 +59,7 @@ public sealed partial class Store : IDbHost, IDisposable
             _ready.TrySetResult();
         }
         Time = time ?? TimeProvider.System;
+        Role = new NodeRole(options.Lease.IsPrimary ? Core.Role.Primary : Core.Role.Replica);
         Span<byte> id = stackalloc byte[8];
         Posix.FillRandom(id);
         NodeId = System.Buffers.Binary.BinaryPrimitives.ReadUInt64BigEndian(id);
@@ -71,8 +77,11 @@ public sealed partial class Store : IDbHost, IDisposable
     /// <summary>The data directory.</summary>
     public string DataDir => _options.DataDir;
 
+    /// <summary>Whether this node is the primary, and may write (<see cref="NodeRole"/>).</summary>
+    public NodeRole Role { get; }
+
     /// <summary>Whether this node is the primary.</summary>
-    public bool IsPrimary => _options.Lease.IsPrimary;
+    public bool IsPrimary => Role.IsPrimary;
 
     /// <summary>The lease.</summary>
     public ILease Lease => _options.Lease;
@@ -173,7 +182,7 @@ public sealed partial class Store : IDbHost, IDisposable
         || name.EndsWith("-pos", StringComparison.Ordinal) || name.EndsWith("-lock", StringComparison.Ordinal);
 
     /// <inheritdoc />
-    public bool IsWritable(Db db) => IsPrimary;
+    public bool IsWritable(Db db) => Role.CanWrite;
 
     void IDbHost.OnTransaction(Db db, in LtxHeader header, Pos pos) => Transaction?.Invoke(db, pos);
 
@@ -184,13 +193,11 @@ public sealed partial class Store : IDbHost, IDisposable
 
     void IDbHost.Fatal(FatalDatabaseException ex)
     {
-        LogFatal(ex.Message);
-        if (_options.OnFatal is { } handler)
+        if (Role.Fail(ex))
         {
-            handler(ex);
-            return;
+            LogFatal(ex.Message);
+            _options.OnFatal?.Invoke(ex);
         }
-        Environment.Exit(FatalDatabaseException.ExitStatus);
     }
 
     private string? ReadOrCreateClusterId()
@@ -273,6 +280,7 @@ public sealed partial class Store : IDbHost, IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
+        Role.Stop();
         _stopping.Cancel();
         try
         {
@@ -297,7 +305,7 @@ public sealed partial class Store : IDbHost, IDisposable
     [LoggerMessage(2, LogLevel.Information, "database {Name} created")]
     private partial void LogDatabaseCreated(string name);
 
-    [LoggerMessage(3, LogLevel.Critical, "fatal: {Message}; exiting with status 99")]
+    [LoggerMessage(3, LogLevel.Critical, "fatal: {Message}; this node stops writing")]
     private partial void LogFatal(string message);
 
     [LoggerMessage(4, LogLevel.Debug, "retention: removed {Count} LTX file(s) of {Name}")]

@@ -88,7 +88,7 @@ internal abstract class TextNode(LiteFsFileSystem fs, string database, EntryKind
 /// <summary><c>NAME-pos</c>: the database's position, <c>TXID/CHECKSUM\n</c>.</summary>
 internal sealed class PosNode(LiteFsFileSystem fs, string database) : TextNode(fs, database, EntryKind.Pos)
 {
-    protected override string? Text => Db is { } db ? db.Pos + "\n" : null;
+    protected override string? Text => Db is { } db ? db.RecordCommitted() + "\n" : null;
 
     protected override uint Mode => Permissions.ReadWrite;
 

@@ -85,7 +85,8 @@ public sealed partial class NodeServer
         }
         else if (!header.IsSnapshot)
         {
-            var pos = db.Pos;
+            // Every local transaction recorded: the file must follow the last one SQLite committed.
+            var pos = db.RecordCommitted();
             if (header.MinTxId != pos.TxId.Next)
             {
                 error = $"non-sequential header minimum txid {header.MinTxId}, expecting {pos.TxId.Next}";

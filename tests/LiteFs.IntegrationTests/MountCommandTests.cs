@@ -48,6 +48,36 @@ public class MountCommandTests
     }
 
     [Fact]
+    public void FatalRecordingError_NodeUnmountsAndExits99_TheTransactionStaysInTheWal()
+    {
+        using var temp = new TempDir("litefs-fatal");
+        using var node = new NodeProcess(temp.Path);
+        node.Start();
+        // One connection held open keeps the WAL (the last connection to close checkpoints it away).
+        var connection = Sql.Open(Path.Combine(node.MountPoint, "x.db"));
+        Sql.Exec(connection, "PRAGMA journal_mode=WAL; CREATE TABLE t (v);");
+        var wal = Path.Combine(node.DataDir, "dbs", "x.db", "wal");
+        var walBefore = new FileInfo(wal).Length;
+        var ltx = Path.Combine(node.DataDir, "dbs", "x.db", "ltx");
+        // The node can no longer record: SQLite's next commit is acknowledged (it is in the WAL),
+        // but its LTX file cannot be written.
+        Directory.Move(ltx, ltx + ".moved");
+        File.WriteAllText(ltx, "not a directory");
+        Sql.Exec(connection, "INSERT INTO t VALUES ('acknowledged');");
+        // Closing tries a checkpoint, which the stopped node refuses (the WAL stays); an open file
+        // would keep the detached mount's connection alive until it is closed.
+        connection.Dispose();
+
+        Assert.True(node.Process.WaitForExit(TimeSpan.FromSeconds(60)), "litefs did not stop after a fatal error");
+        Assert.Equal(99, node.Process.ExitCode);
+        Assert.Contains("cannot commit WAL transaction", node.Process.Stderr, StringComparison.Ordinal);
+        Assert.Contains("litefs shutting down (exit status 99)", node.Process.Stderr, StringComparison.Ordinal);
+        Assert.False(Mounts.IsMounted(node.MountPoint), "the mount was left behind");
+        // Nothing was rolled back or truncated: the WAL still holds the acknowledged transaction.
+        Assert.True(new FileInfo(wal).Length > walBefore, "the WAL lost the acknowledged transaction");
+    }
+
+    [Fact]
     public void NoExec_RunsUntilSigterm()
     {
         using var temp = new TempDir("litefs-exec");
