@@ -14,7 +14,7 @@ public sealed partial class Db
     /// </summary>
     internal void ApplyLtxFile(string path, bool verified = false, bool durable = true)
     {
-        lock (_sync)
+        using (EnterSync())
         {
             // One open: the trailer is read first (or the whole file verified), then the pages.
             using var file = File.OpenRead(path);
@@ -146,7 +146,7 @@ public sealed partial class Db
         {
             throw Refused(new ReadOnlyReplicaException(Name));
         }
-        lock (_sync)
+        using (EnterSync())
         {
             SettleWal(durable: false);
             if (PageSize == 0)
@@ -166,7 +166,7 @@ public sealed partial class Db
     /// </summary>
     internal int EnforceRetention(DateTimeOffset cutoff)
     {
-        lock (_sync)
+        using (EnterSync())
         {
             var files = LtxFiles();
             var removed = 0;

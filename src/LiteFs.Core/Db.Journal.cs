@@ -41,7 +41,7 @@ public sealed partial class Db
             RandomAccess.Write(RequireHandle(DbFileKind.Journal, create: true), data, offset);
             return;
         }
-        lock (_sync)
+        using (EnterSync())
         {
             if (offset == 0 && data.Length >= JournalHeaderSize)
             {
@@ -74,7 +74,7 @@ public sealed partial class Db
         {
             throw Refused(new LiteFsException(LiteFsError.Io, $"{Name}: cannot commit a journal on a read-only replica"));
         }
-        lock (_sync)
+        using (EnterSync())
         {
             var journal = Handle(DbFileKind.Journal, create: false)
                 ?? throw new LiteFsException(LiteFsError.NotFound, $"{Name}: no journal to commit");

@@ -16,7 +16,7 @@ public sealed partial class Db
     /// </summary>
     internal void Open()
     {
-        lock (_sync)
+        using (EnterSync())
         {
             Directory.CreateDirectory(Path);
             var dbPath = FilePath(DbFileKind.Database);

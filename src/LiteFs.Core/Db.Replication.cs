@@ -218,7 +218,7 @@ public sealed partial class Db
         Directory.CreateDirectory(LtxDir);
         var final = System.IO.Path.Combine(LtxDir, LtxFileName.Format(header.MinTxId, header.MaxTxId));
         LtxFilePool pool;
-        lock (_sync)
+        using (EnterSync())
         {
             pool = _filePool ??= new LtxFilePool(LtxDir);
         }

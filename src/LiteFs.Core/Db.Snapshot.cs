@@ -21,7 +21,7 @@ public sealed partial class Db
         uint commit;
         int pageSize;
         Dictionary<uint, long> frames;
-        lock (_sync)
+        using (EnterSync())
         {
             // Every committed transaction recorded: the database file and the WAL frames read
             // below then hold exactly the position's pages.
@@ -166,7 +166,7 @@ public sealed partial class Db
     /// </summary>
     private void InstallSnapshot(string staged, SafeFileHandle database, in LtxHeader header, in LtxTrailer trailer, PageChecksums checksums, bool walHeader)
     {
-        lock (_sync)
+        using (EnterSync())
         {
             if (PageSize != 0 && header.PageSize != PageSize)
             {

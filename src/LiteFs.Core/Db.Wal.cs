@@ -62,7 +62,7 @@ public sealed partial class Db
             {
                 throw new LiteFsException($"{Name}: invalid WAL header magic 0x{header.Magic:x8}");
             }
-            lock (_sync)
+            using (EnterSync())
             {
                 // A new WAL generation overwrites the frames: every transaction in them is recorded
                 // first, and durably, since the WAL stops being their durable copy.
@@ -108,7 +108,7 @@ public sealed partial class Db
         {
             throw new LiteFsException($"{Name}: the WAL may only be truncated to 0 bytes (asked for {size})");
         }
-        lock (_sync)
+        using (EnterSync())
         {
             SettleWal(durable: true);
             RandomAccess.SetLength(RequireHandle(DbFileKind.Wal), 0);
@@ -183,7 +183,7 @@ public sealed partial class Db
         try
         {
             long unsynced, written;
-            lock (_sync)
+            using (EnterSync())
             {
                 if (_disposed)
                 {

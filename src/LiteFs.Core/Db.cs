@@ -31,7 +31,14 @@ public sealed partial class Db : IDisposable
     private const int HeaderPageCountOffset = 28;
 
     private readonly IDbHost _host;
+    /// <summary>
+    /// The database's monitor: owns every mutable field of the database and of the parts it
+    /// coordinates, unless a field says otherwise. Entered through <see cref="EnterSync"/> only.
+    /// </summary>
     private readonly object _sync = new();
+
+    /// <summary>How many times the current owner of <see cref="_sync"/> entered it (owned by <see cref="_sync"/>).</summary>
+    private int _syncDepth;
     private readonly PageChecksums _checksums = new();
     private readonly HashSet<uint> _dirty = [];
     private readonly SafeFileHandle?[] _handles = new SafeFileHandle?[4];
@@ -76,7 +83,7 @@ public sealed partial class Db : IDisposable
     {
         get
         {
-            lock (_sync)
+            using (EnterSync())
             {
                 return _pos;
             }
@@ -90,7 +97,7 @@ public sealed partial class Db : IDisposable
     /// </summary>
     public Pos RecordCommitted()
     {
-        lock (_sync)
+        using (EnterSync())
         {
             SettleWal(durable: false);
             return _pos;
@@ -102,6 +109,34 @@ public sealed partial class Db : IDisposable
 
     /// <summary>The SQLite locks.</summary>
     internal DbLocks Locks { get; } = new();
+
+    /// <summary>
+    /// Enters the database's monitor. Leaving the outermost scope exits it and then, outside it,
+    /// lets the node deliver the transactions recorded or applied meanwhile: subscribers never run
+    /// under a database's monitor.
+    /// </summary>
+    private SyncScope EnterSync()
+    {
+        Monitor.Enter(_sync);
+        _syncDepth++;
+        return new SyncScope(this);
+    }
+
+    private void ExitSync()
+    {
+        var outermost = --_syncDepth == 0;
+        Monitor.Exit(_sync);
+        if (outermost)
+        {
+            _host.DeliverTransactions();
+        }
+    }
+
+    /// <summary>A scope inside the database's monitor (see <see cref="EnterSync"/>).</summary>
+    private readonly ref struct SyncScope(Db db)
+    {
+        public void Dispose() => db.ExitSync();
+    }
 
     /// <summary>The real path of one of the database's files.</summary>
     public string FilePath(DbFileKind kind) => System.IO.Path.Combine(Path, kind switch
@@ -138,7 +173,7 @@ public sealed partial class Db : IDisposable
         {
             return -1;
         }
-        lock (_sync)
+        using (EnterSync())
         {
             // Under the monitor: removing the file closes the node's handle under it too.
             return Handle(kind, create: false) is { } handle ? Posix.Duplicate((int)handle.DangerousGetHandle()) : -1;
@@ -167,7 +202,7 @@ public sealed partial class Db : IDisposable
         {
             throw Refused(new ReadOnlyReplicaException(Name));
         }
-        lock (_sync)
+        using (EnterSync())
         {
             SettleWal(durable: false);
             var path = FilePath(kind);
@@ -232,7 +267,7 @@ public sealed partial class Db : IDisposable
                 CommitJournal(JournalFinish.Delete);
                 break;
             case DbFileKind.Wal:
-                lock (_sync)
+                using (EnterSync())
                 {
                     SettleWal(durable: true);
                     CloseHandle(DbFileKind.Wal);
@@ -242,7 +277,7 @@ public sealed partial class Db : IDisposable
                 }
                 break;
             case DbFileKind.Shm:
-                lock (_sync)
+                using (EnterSync())
                 {
                     CloseHandle(DbFileKind.Shm);
                     DeleteFile(FilePath(DbFileKind.Shm));
@@ -270,7 +305,7 @@ public sealed partial class Db : IDisposable
         // or overwritten, and their LTX files are synced before either happens.
         if (kind is not DbFileKind.Shm and not DbFileKind.Wal)
         {
-            lock (_sync)
+            using (EnterSync())
             {
                 // In WAL mode the database file is synced by checkpoints, which settle the WAL first.
                 if (Mode == JournalMode.Rollback || _journalActive || kind == DbFileKind.Journal)
@@ -297,7 +332,7 @@ public sealed partial class Db : IDisposable
         {
             SettleForCheckpoint();
         }
-        lock (_sync)
+        using (EnterSync())
         {
             if (PageSize == 0)
             {
@@ -351,7 +386,7 @@ public sealed partial class Db : IDisposable
     private void SettleDurably()
     {
         long unsynced, written;
-        lock (_sync)
+        using (EnterSync())
         {
             SettleWal(durable: false);
             (unsynced, written) = (UnsyncedLtx, _ltxWritten);
@@ -370,7 +405,7 @@ public sealed partial class Db : IDisposable
     private void SyncLtxOutsideMonitor(long written)
     {
         Posix.SyncFileSystem(LtxDir);
-        lock (_sync)
+        using (EnterSync())
         {
             LtxSyncedThrough(written);
         }
@@ -378,7 +413,7 @@ public sealed partial class Db : IDisposable
 
     private void TruncateDatabase(long size)
     {
-        lock (_sync)
+        using (EnterSync())
         {
             SettleWal(durable: Mode == JournalMode.Wal);
             if (PageSize == 0 || size % PageSize != 0 || size / PageSize != PageCount)
@@ -418,7 +453,7 @@ public sealed partial class Db : IDisposable
         {
             return handle;
         }
-        lock (_sync)
+        using (EnterSync())
         {
             handle = _handles[(int)kind];
             if (handle is not null && !handle.IsClosed)
@@ -463,7 +498,7 @@ public sealed partial class Db : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
-        lock (_sync)
+        using (EnterSync())
         {
             try
             {

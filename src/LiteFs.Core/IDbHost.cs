@@ -24,8 +24,18 @@ internal interface IDbHost
     /// <summary>Whether writes to <paramref name="db"/> are allowed here (primary, or HALT lock held).</summary>
     bool IsWritable(Db db);
 
-    /// <summary>A transaction was committed locally or applied: its file is durable in the LTX directory.</summary>
+    /// <summary>
+    /// A transaction was committed locally or applied: its file is in the LTX directory. Called
+    /// under the database's monitor, so it only queues the news; <see cref="DeliverTransactions"/>
+    /// tells the subscribers.
+    /// </summary>
     void OnTransaction(Db db, in LtxHeader header, Pos pos);
+
+    /// <summary>
+    /// Called after a database's monitor was released: tells the subscribers of the transactions
+    /// queued so far, in the order they were queued.
+    /// </summary>
+    void DeliverTransactions();
 
     /// <summary>Queues <paramref name="db"/> for the committer thread (<see cref="Db.RunCommitter"/>).</summary>
     void ScheduleCommit(Db db);

@@ -45,6 +45,7 @@ public sealed partial class Store : IDbHost, IDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly ILogger _logger;
     private readonly Committer _committer = new();
+    private readonly TransactionFeed _feed = new();
     private Task? _retention;
     private IDisposable? _dataDirLock;
 
@@ -98,8 +99,19 @@ public sealed partial class Store : IDbHost, IDisposable
     /// <inheritdoc />
     public ICacheInvalidator Invalidator { get; set; } = NullCacheInvalidator.Instance;
 
-    /// <summary>Raised after every transaction committed or applied, with its database and new position.</summary>
-    public event Action<Db, Pos>? Transaction;
+    /// <summary>
+    /// Raised after every transaction committed or applied, with its database and new position:
+    /// outside the database's monitor, one at a time, each database's in order. A subscriber runs
+    /// on the thread that recorded the transaction (SQLite's, on the primary): it must be quick.
+    /// </summary>
+    public event Action<Db, Pos>? Transaction
+    {
+        add => _feed.Transaction += value;
+        remove => _feed.Transaction -= value;
+    }
+
+    /// <summary>A subscription to the names of changed databases (a replica's stream); dispose it to end it.</summary>
+    public ChangeSubscription Subscribe(CancellationToken cancellationToken) => _feed.Subscribe(cancellationToken);
 
     /// <summary>The databases, sorted by name.</summary>
     public IReadOnlyList<Db> Databases => [.. _dbs.Values.OrderBy(d => d.Name, StringComparer.Ordinal)];
@@ -184,7 +196,9 @@ public sealed partial class Store : IDbHost, IDisposable
     /// <inheritdoc />
     public bool IsWritable(Db db) => Role.CanWrite;
 
-    void IDbHost.OnTransaction(Db db, in LtxHeader header, Pos pos) => Transaction?.Invoke(db, pos);
+    void IDbHost.OnTransaction(Db db, in LtxHeader header, Pos pos) => _feed.Enqueue(db, pos);
+
+    void IDbHost.DeliverTransactions() => _feed.Deliver();
 
     void IDbHost.ScheduleCommit(Db db) => _committer.Schedule(db);
 

@@ -42,7 +42,7 @@ public sealed partial class PrimaryStreamer
         ArgumentNullException.ThrowIfNull(output);
         var writer = new StreamFrameWriter(output);
         var posMap = new Dictionary<string, Pos>(positions, StringComparer.Ordinal);
-        using var subscription = new Subscription(_store, cancellationToken);
+        using var subscription = _store.Subscribe(cancellationToken);
         using var tracked = _store.TrackSubscriber();
         LogStreamStarted(replicaId.ToString("X16", System.Globalization.CultureInfo.InvariantCulture), posMap.Count);
         try
@@ -215,74 +215,6 @@ public sealed partial class PrimaryStreamer
         }
         catch (Exception ex) when (ex is IOException or ObjectDisposedException or InvalidOperationException or OperationCanceledException)
         {
-        }
-    }
-
-    /// <summary>
-    /// The names of databases changed since the last wait, fed by the store's transaction event.
-    /// A monitor, not a semaphore: a stream wakes once per transaction file, and a semaphore's
-    /// spinning before it sleeps cost more CPU than sending the file.
-    /// </summary>
-    private sealed class Subscription : IDisposable
-    {
-        private readonly Store _store;
-        private readonly object _gate = new();
-        private readonly CancellationTokenRegistration _cancelled;
-        private readonly CancellationToken _token;
-        private HashSet<string> _changed = new(StringComparer.Ordinal);
-        private HashSet<string> _spare = new(StringComparer.Ordinal);
-        private bool _signaled;
-
-        public Subscription(Store store, CancellationToken cancellationToken)
-        {
-            _store = store;
-            _token = cancellationToken;
-            _cancelled = cancellationToken.Register(static s => ((Subscription)s!).Signal(), this);
-            store.Transaction += OnTransaction;
-        }
-
-        private void OnTransaction(Db db, Pos pos) => Signal(db.Name);
-
-        /// <summary>Wakes the stream, with the name of a changed database if any.</summary>
-        private void Signal(string? changed = null)
-        {
-            lock (_gate)
-            {
-                if (changed is not null)
-                {
-                    _changed.Add(changed);
-                }
-                _signaled = true;
-                Monitor.Pulse(_gate);
-            }
-        }
-
-        /// <summary>
-        /// Waits up to <paramref name="timeout"/> for a change; returns what changed (possibly
-        /// nothing), valid until the next call.
-        /// </summary>
-        public HashSet<string> Wait(TimeSpan timeout)
-        {
-            lock (_gate)
-            {
-                if (!_signaled)
-                {
-                    Monitor.Wait(_gate, timeout);
-                }
-                _token.ThrowIfCancellationRequested();
-                _signaled = false;
-                // Two sets in turn: the caller is done with the one it had when it calls again.
-                var changed = _changed;
-                _spare.Clear();
-                (_changed, _spare) = (_spare, changed);
-                return changed;
-            }
-        }
-
-        public void Dispose()
-        {
-            _store.Transaction -= OnTransaction;
-            _cancelled.Dispose();
         }
     }
 
