@@ -1,4 +1,5 @@
 using System.Buffers;
+using LiteFs.Core.Sqlite;
 using LiteFs.Ltx;
 
 namespace LiteFs.Core;
@@ -92,7 +93,7 @@ public sealed partial class Db
                     // A snapshot invalidates the whole file once it is written.
                     _host.Invalidator.InvalidateData(Name, DbFileKind.Database, offset, PageSize);
                 }
-                if (ph.Pgno == 1 && page[18] == 2 && page[19] == 2)
+                if (ph.Pgno == 1 && DatabaseHeader.IsWal(page))
                 {
                     Mode = JournalMode.Wal;
                 }
@@ -128,8 +129,7 @@ public sealed partial class Db
         }
         Mode = JournalMode.Rollback;
         PageCount = 0;
-        _walTxStart = 0;
-        (_walS0, _walS1) = (0, 0);
+        _wal = _wal with { Offset = 0, S0 = 0, S1 = 0 };
         ForgetWalFrames();
         _dirty.Clear();
         _journalActive = false;

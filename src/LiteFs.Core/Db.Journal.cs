@@ -1,17 +1,12 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using LiteFs.Core.Sqlite;
 using LiteFs.Ltx;
 
 namespace LiteFs.Core;
 
 public sealed partial class Db
 {
-    /// <summary>The rollback journal's magic.</summary>
-    internal static ReadOnlySpan<byte> JournalMagic => [0xd9, 0xd5, 0x05, 0xf9, 0x20, 0xa1, 0x63, 0xd7];
-
-    /// <summary>Size of the journal header SQLite zeroes to finish a PERSIST transaction.</summary>
-    private const int JournalHeaderSize = 28;
-
     /// <summary>A rollback transaction is open: the journal holds a header written since the last commit.</summary>
     private bool _journalActive;
 
@@ -34,7 +29,7 @@ public sealed partial class Db
         {
             throw Refused(new ReadOnlyReplicaException(Name));
         }
-        if (offset == 0 && data.Length == JournalHeaderSize && !data.ContainsAnyExcept((byte)0))
+        if (JournalLayout.IsZeroedHeader(offset, data))
         {
             // PERSIST mode's commit point: the header is zeroed. Commit, then let the write through.
             CommitJournal(JournalFinish.Zero);
@@ -43,9 +38,9 @@ public sealed partial class Db
         }
         using (EnterSync())
         {
-            if (offset == 0 && data.Length >= JournalHeaderSize)
+            if (offset == 0 && data.Length >= JournalLayout.HeaderSize)
             {
-                if (PageSize == 0 && BinaryPrimitives.ReadUInt32BigEndian(data[24..]) is var size && LtxLayout.IsValidPageSize(size))
+                if (PageSize == 0 && JournalLayout.ReadPageSize(data) is var size && LtxLayout.IsValidPageSize(size))
                 {
                     PageSize = (int)size;
                 }
@@ -83,7 +78,7 @@ public sealed partial class Db
             {
                 throw new LiteFsException($"{Name}: journal is shorter than its 8-byte magic; left in place");
             }
-            if (magic.SequenceEqual(JournalMagic) && PageSize != 0)
+            if (JournalLayout.HasMagic(magic) && PageSize != 0)
             {
                 CommitJournalPages();
             }
@@ -105,7 +100,7 @@ public sealed partial class Db
                 RandomAccess.SetLength(RequireHandle(DbFileKind.Journal), 0);
                 break;
             default:
-                Span<byte> zeros = stackalloc byte[JournalHeaderSize];
+                Span<byte> zeros = stackalloc byte[JournalLayout.HeaderSize];
                 zeros.Clear();
                 RandomAccess.Write(RequireHandle(DbFileKind.Journal), zeros, 0);
                 break;
@@ -115,9 +110,9 @@ public sealed partial class Db
     private void CommitJournalPages()
     {
         var database = RequireHandle(DbFileKind.Database, create: true);
-        Span<byte> header = stackalloc byte[SqliteDatabase.HeaderSize];
+        Span<byte> header = stackalloc byte[DatabaseHeader.Size];
         var n = RandomAccess.Read(database, header, 0);
-        var commit = n < SqliteDatabase.HeaderSize ? 0u : BinaryPrimitives.ReadUInt32BigEndian(header[HeaderPageCountOffset..]);
+        var commit = n < DatabaseHeader.Size ? 0u : DatabaseHeader.ReadPageCount(header);
         var txid = _pos.TxId.Next;
         var snapshot = txid.Value == 1;
         var lockPgno = LockPgno;
@@ -150,7 +145,7 @@ public sealed partial class Db
                 }
                 if (pgno == 1)
                 {
-                    mode = page[18] == 2 && page[19] == 2 ? JournalMode.Wal : JournalMode.Rollback;
+                    mode = DatabaseHeader.ReadMode(page);
                 }
                 encoder.WritePage(pgno, page);
             }

@@ -106,11 +106,7 @@ public sealed partial class Db
             CheckpointWal();
             return;
         }
-        _walBigEndian = reader.Header.BigEndianChecksums;
-        _walSalt1 = reader.Header.Salt1;
-        _walSalt2 = reader.Header.Salt2;
-        (_walS0, _walS1) = reader.Checksum;
-        _walTxStart = tail;
+        _wal = reader.Cursor;
         var before = _pos;
         while (CommitWal())
         {
@@ -192,9 +188,9 @@ public sealed partial class Db
 
     private static bool HasSqliteHeader(string path)
     {
-        Span<byte> header = stackalloc byte[SqliteDatabase.HeaderSize];
+        Span<byte> header = stackalloc byte[DatabaseHeader.Size];
         using var handle = File.OpenHandle(path);
-        return RandomAccess.Read(handle, header, 0) == header.Length && header.StartsWith("SQLite format 3\0"u8);
+        return RandomAccess.Read(handle, header, 0) == header.Length && DatabaseHeader.HasMagic(header);
     }
 
     private void ReadHeader()
@@ -204,20 +200,20 @@ public sealed partial class Db
         {
             return;
         }
-        Span<byte> header = stackalloc byte[SqliteDatabase.HeaderSize];
+        Span<byte> header = stackalloc byte[DatabaseHeader.Size];
         var n = RandomAccess.Read(handle, header, 0);
         if (n == 0)
         {
             return;
         }
-        var (pageSize, pageCount, wal) = ParseHeader(header[..n]);
+        var pageSize = n < DatabaseHeader.Size ? 0 : DatabaseHeader.ReadPageSize(header);
         if (pageSize == 0)
         {
             throw new LiteFsException($"{Name}: cannot read the database header (page size)");
         }
         PageSize = pageSize;
-        PageCount = pageCount;
-        Mode = wal ? JournalMode.Wal : JournalMode.Rollback;
+        PageCount = DatabaseHeader.ReadPageCount(header);
+        Mode = DatabaseHeader.ReadMode(header);
     }
 
     private void ComputePageChecksums()
@@ -319,24 +315,22 @@ public sealed partial class Db
         }
         var database = Handle(DbFileKind.Database, create: false);
         var fileSize = RandomAccess.GetLength(journal);
-        Span<byte> header = stackalloc byte[28];
+        Span<byte> header = stackalloc byte[JournalLayout.HeaderSize];
         long offset = 0;
         int sectorSize = 0, pageSize = 0;
         long originalSize = -1;
-        while (database is not null && offset + 28 <= fileSize)
+        while (database is not null && offset + JournalLayout.HeaderSize <= fileSize)
         {
             RandomAccess.Read(journal, header, offset);
-            if (!header[..8].SequenceEqual(JournalMagic))
+            if (!JournalLayout.HasMagic(header))
             {
                 break;
             }
-            var nRec = BinaryPrimitives.ReadUInt32BigEndian(header[8..]);
-            var nonce = BinaryPrimitives.ReadUInt32BigEndian(header[12..]);
-            var origSize = BinaryPrimitives.ReadUInt32BigEndian(header[16..]);
+            var (nRec, nonce, origSize, segmentSectorSize, segmentPageSize) = JournalLayout.ReadHeader(header);
             if (offset == 0)
             {
-                sectorSize = (int)BinaryPrimitives.ReadUInt32BigEndian(header[20..]);
-                pageSize = (int)BinaryPrimitives.ReadUInt32BigEndian(header[24..]);
+                sectorSize = segmentSectorSize;
+                pageSize = segmentPageSize;
                 if (pageSize == 0)
                 {
                     pageSize = PageSize;
@@ -354,7 +348,7 @@ public sealed partial class Db
             {
                 break;
             }
-            var recordSize = 4 + pageSize + 4;
+            var recordSize = JournalLayout.RecordSize(pageSize);
             var position = offset + sectorSize;
             if (nRec is 0 or 0xFFFFFFFF)
             {
@@ -382,7 +376,7 @@ public sealed partial class Db
     private long RollbackSegment(Microsoft.Win32.SafeHandles.SafeFileHandle journal, Microsoft.Win32.SafeHandles.SafeFileHandle database,
         long position, uint nRec, uint nonce, int pageSize, long fileSize)
     {
-        var recordSize = 4 + pageSize + 4;
+        var recordSize = JournalLayout.RecordSize(pageSize);
         var buffer = ArrayPool<byte>.Shared.Rent(recordSize);
         try
         {
@@ -393,14 +387,9 @@ public sealed partial class Db
                 {
                     break;
                 }
-                var pgno = BinaryPrimitives.ReadUInt32BigEndian(record);
-                var data = record.Slice(4, pageSize);
-                var sum = nonce;
-                for (var k = pageSize - 200; k > 0; k -= 200)
-                {
-                    sum += data[k];
-                }
-                if (sum != BinaryPrimitives.ReadUInt32BigEndian(record[(4 + pageSize)..]) || pgno == 0)
+                var pgno = JournalLayout.RecordPgno(record);
+                var data = JournalLayout.RecordPage(record, pageSize);
+                if (!JournalLayout.RecordChecksumMatches(record, pageSize, nonce) || pgno == 0)
                 {
                     break;
                 }
@@ -487,7 +476,7 @@ public sealed partial class Db
         }
         RandomAccess.SetLength(wal, 0);
         ForgetWalFrames();
-        _walTxStart = 0;
+        _wal = _wal with { Offset = 0 };
         if (rewriteShm)
         {
             RewriteShmHeader();

@@ -1,13 +1,9 @@
-using System.Buffers.Binary;
 using LiteFs.Core.Sqlite;
 
 namespace LiteFs.Core;
 
 public sealed partial class Db
 {
-    private const int ShmSize = 32768;
-    private const int ShmHeaderSize = 136;
-
     /// <summary>Set while the node rewrites the SHM header; SQLite's writes meanwhile are dropped.</summary>
     private bool _rewritingShm;
 
@@ -22,43 +18,18 @@ public sealed partial class Db
     private void RewriteShmHeader()
     {
         var shm = RequireHandle(DbFileKind.Shm, create: true);
-        var data = _shmBuffer ??= new byte[ShmSize];
+        var data = _shmBuffer ??= new byte[ShmLayout.RegionSize];
         // Bytes past the end of a short file read as zeros.
         data.AsSpan(RandomAccess.Read(shm, data, 0)).Clear();
-        var (s0, s1, salt1, salt2, _) = WalState;
 
-        var h = data.AsSpan(0, 48);
-        var previousCounter = BinaryPrimitives.ReadUInt32LittleEndian(h[8..]);
-        var previousBigEnd = h[13];
-        h.Clear();
-        BinaryPrimitives.WriteUInt32LittleEndian(h, WalHeader.SupportedVersion);
-        BinaryPrimitives.WriteUInt32LittleEndian(h[8..], previousCounter + 1);
-        h[12] = 1; // isInit
-        h[13] = previousBigEnd;
-        BinaryPrimitives.WriteUInt16LittleEndian(h[14..], (ushort)(PageSize == 65536 ? 1 : PageSize));
-        BinaryPrimitives.WriteUInt32LittleEndian(h[16..], 0); // mxFrame: the WAL is empty
-        BinaryPrimitives.WriteUInt32LittleEndian(h[20..], PageCount);
-        BinaryPrimitives.WriteUInt32LittleEndian(h[24..], s0);
-        BinaryPrimitives.WriteUInt32LittleEndian(h[28..], s1);
-        BinaryPrimitives.WriteUInt32LittleEndian(h[32..], salt1);
-        BinaryPrimitives.WriteUInt32LittleEndian(h[36..], salt2);
-        var (c0, c1) = WalChecksum.Append(bigEndian: !BitConverter.IsLittleEndian, 0, 0, h[..40]);
-        BinaryPrimitives.WriteUInt32LittleEndian(h[40..], c0);
-        BinaryPrimitives.WriteUInt32LittleEndian(h[44..], c1);
-        h.CopyTo(data.AsSpan(48));
-
-        var checkpointInfo = data.AsSpan(96, ShmHeaderSize - 96);
-        checkpointInfo.Clear();
-        for (var i = 1; i <= 4; i++)
-        {
-            BinaryPrimitives.WriteUInt32LittleEndian(checkpointInfo[(4 + (i * 4))..], 0xFFFFFFFF);
-        }
+        var wal = _wal;
+        ShmLayout.WriteEmptyWalHeader(data, PageSize, PageCount, wal.S0, wal.S1, wal.Salt1, wal.Salt2);
 
         Volatile.Write(ref _rewritingShm, true);
         try
         {
             RandomAccess.Write(shm, data, 0);
-            RandomAccess.SetLength(shm, ShmSize);
+            RandomAccess.SetLength(shm, ShmLayout.RegionSize);
         }
         finally
         {

@@ -1,4 +1,5 @@
 using LiteFs.Core.Replication;
+using LiteFs.Core.Sqlite;
 using LiteFs.Ltx;
 using Microsoft.Win32.SafeHandles;
 
@@ -124,8 +125,8 @@ public sealed partial class Db
                 (_, trailer) = LtxSnapshot.Restore(tee, database, checksums.SetDatabase);
                 file.Complete();
             }
-            Span<byte> sqliteHeader = stackalloc byte[20];
-            walHeader = RandomAccess.Read(database, sqliteHeader, 0) == sqliteHeader.Length && sqliteHeader[18] == 2 && sqliteHeader[19] == 2;
+            Span<byte> sqliteHeader = stackalloc byte[DatabaseHeader.Size];
+            walHeader = RandomAccess.Read(database, sqliteHeader, 0) == sqliteHeader.Length && DatabaseHeader.IsWal(sqliteHeader);
             locks = AcquireWriteLock(cancellationToken);
             try
             {

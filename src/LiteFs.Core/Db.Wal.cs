@@ -10,14 +10,12 @@ namespace LiteFs.Core;
 
 public sealed partial class Db
 {
-    // What the node learnt from the last WAL header SQLite wrote, and where the next transaction
-    // starts. The running checksum is the cumulative WAL checksum up to that point.
-    private bool _walBigEndian;
-    private uint _walSalt1;
-    private uint _walSalt2;
-    private uint _walS0;
-    private uint _walS1;
-    private long _walTxStart;
+    /// <summary>
+    /// What the node learnt from the last WAL header and where the next transaction starts, with
+    /// the running checksum there. Replaced whole under the monitor; read without it by the frame
+    /// writes' bounds check.
+    /// </summary>
+    private volatile WalCursor _wal = WalCursor.None;
 
     /// <summary>Committed WAL frames: the newest frame's offset for each page (read by snapshots).</summary>
     private readonly Dictionary<uint, long> _walFrames = [];
@@ -67,12 +65,7 @@ public sealed partial class Db
                 // A new WAL generation overwrites the frames: every transaction in them is recorded
                 // first, and durably, since the WAL stops being their durable copy.
                 SettleWal(durable: true);
-                _walBigEndian = header.BigEndianChecksums;
-                _walSalt1 = header.Salt1;
-                _walSalt2 = header.Salt2;
-                _walS0 = header.Checksum1;
-                _walS1 = header.Checksum2;
-                _walTxStart = WalHeader.Size;
+                _wal = WalCursor.Start(header);
                 ForgetWalFrames();
                 RandomAccess.Write(RequireHandle(DbFileKind.Wal, create: true), data, offset);
             }
@@ -86,9 +79,9 @@ public sealed partial class Db
         {
             throw new LiteFsException($"{Name}: WAL frame written before the page size is known");
         }
-        if (offset < Volatile.Read(ref _walTxStart))
+        if (_wal.Offset is var start && offset < start)
         {
-            throw new LiteFsException($"{Name}: WAL write at offset {offset} would overwrite committed frames (transaction starts at {_walTxStart})");
+            throw new LiteFsException($"{Name}: WAL write at offset {offset} would overwrite committed frames (transaction starts at {start})");
         }
         RandomAccess.Write(RequireHandle(DbFileKind.Wal, create: true), data, offset);
         _walWritten = true;
@@ -113,7 +106,7 @@ public sealed partial class Db
             SettleWal(durable: true);
             RandomAccess.SetLength(RequireHandle(DbFileKind.Wal), 0);
             ForgetWalFrames();
-            _walTxStart = 0;
+            _wal = _wal with { Offset = 0 };
         }
     }
 
@@ -292,7 +285,8 @@ public sealed partial class Db
         {
             return false;
         }
-        var length = RandomAccess.GetLength(wal);
+        var start = _wal;
+        var reader = WalReader.Resume(wal, start, PageSize);
         var frameSize = FrameSize;
         var buffer = ArrayPool<byte>.Shared.Rent(frameSize);
         try
@@ -300,29 +294,16 @@ public sealed partial class Db
             var frame = buffer.AsSpan(0, frameSize);
             var pages = new Dictionary<uint, long>();   // recorded by complete transactions
             var pending = new Dictionary<uint, long>(); // the transaction being read
-            var (s0, s1) = (_walS0, _walS1);
-            var offset = _walTxStart;
-            var end = offset; // end of the last complete transaction
-            var (endS0, endS1) = (s0, s1);
+            var end = start; // after the last complete transaction
             var previous = PageCount;
             uint commit = 0;
             uint highest = 0; // no page above it in pages
             var count = 0;
-            while (count < MaxBatchTransactions && offset + frameSize <= length && RandomAccess.Read(wal, frame, offset) == frameSize)
+            // A frame that does not verify ends the WAL: not written yet, torn, or left over from
+            // a rolled-back transaction.
+            while (count < MaxBatchTransactions && reader.ReadWholeFrame(frame, out var fh))
             {
-                var fh = WalFrameHeader.Read(frame);
-                if (fh.Salt1 != _walSalt1 || fh.Salt2 != _walSalt2)
-                {
-                    break;
-                }
-                (s0, s1) = WalChecksum.Append(_walBigEndian, s0, s1, frame[..8]);
-                (s0, s1) = WalChecksum.Append(_walBigEndian, s0, s1, frame[WalHeader.FrameHeaderSize..]);
-                if (s0 != fh.Checksum1 || s1 != fh.Checksum2)
-                {
-                    break; // not written yet, torn, or left over from a rolled-back transaction
-                }
-                pending[fh.Pgno] = offset;
-                offset += frameSize;
+                pending[fh.Pgno] = reader.Offset;
                 if (fh.Commit == 0)
                 {
                     continue;
@@ -344,9 +325,8 @@ public sealed partial class Db
                 var shrinks = fh.Commit < (count == 0 ? previous : commit);
                 commit = fh.Commit;
                 count++;
-                end = offset;
-                (endS0, endS1) = (s0, s1);
-                if (shrinks || end - _walTxStart >= MaxBatchBytes)
+                end = reader.Cursor;
+                if (shrinks || end.Offset - start.Offset >= MaxBatchBytes)
                 {
                     break;
                 }
@@ -366,7 +346,7 @@ public sealed partial class Db
             }
             // No write-access check here: SQLite has committed these transactions and told its
             // caller so; they are recorded whatever became of the lease since.
-            var header = NewHeader(first, last, commit, _walTxStart, end - _walTxStart, _walSalt1, _walSalt2);
+            var header = NewHeader(first, last, commit, start.Offset, end.Offset - start.Offset, start.Salt1, start.Salt2);
             var encoder = BeginLtx(header);
             try
             {
@@ -395,8 +375,7 @@ public sealed partial class Db
             {
                 _walFrames.Keys.Where(p => p > commit).ToList().ForEach(p => _walFrames.Remove(p));
             }
-            Volatile.Write(ref _walTxStart, end);
-            (_walS0, _walS1) = (endS0, endS1);
+            _wal = end;
             PageCount = commit;
             Committed(header, post);
             Volatile.Write(ref _lastWalFile, Stopwatch.GetTimestamp());
@@ -426,11 +405,11 @@ public sealed partial class Db
         {
             return false;
         }
-        if (_walTxStart != 0 && header.Salt1 == _walSalt1 && header.Salt2 == _walSalt2)
+        if (_wal.IsGeneration(header))
         {
             return true;
         }
-        if (WalChecksum.Append(header.BigEndianChecksums, 0, 0, buffer[..24]) != (header.Checksum1, header.Checksum2))
+        if (!WalHeader.ChecksumMatches(buffer, header))
         {
             return false; // being written
         }
@@ -438,17 +417,9 @@ public sealed partial class Db
         {
             throw new LiteFsException($"{Name}: the WAL's page size {header.PageSize} differs from the database's {PageSize}");
         }
-        _walBigEndian = header.BigEndianChecksums;
-        _walSalt1 = header.Salt1;
-        _walSalt2 = header.Salt2;
-        _walS0 = header.Checksum1;
-        _walS1 = header.Checksum2;
-        Volatile.Write(ref _walTxStart, WalHeader.Size);
+        _wal = WalCursor.Start(header);
         ForgetWalFrames();
         return true;
     }
-
-    /// <summary>The WAL state written into the SHM header: running checksum and salts.</summary>
-    private (uint S0, uint S1, uint Salt1, uint Salt2, bool BigEndian) WalState => (_walS0, _walS1, _walSalt1, _walSalt2, _walBigEndian);
 
 }

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using LiteFs.Core.Locking;
+using LiteFs.Core.Sqlite;
 using LiteFs.Ltx;
 using Microsoft.Extensions.Logging;
 using Microsoft.Win32.SafeHandles;
@@ -24,12 +25,6 @@ public enum JournalMode
 /// </summary>
 public sealed partial class Db : IDisposable
 {
-    /// <summary>Offset of the page size in the SQLite header.</summary>
-    private const int HeaderPageSizeOffset = 16;
-
-    /// <summary>Offset of the database size in pages in the SQLite header.</summary>
-    private const int HeaderPageCountOffset = 28;
-
     private readonly IDbHost _host;
     /// <summary>
     /// The database's monitor: owns every mutable field of the database and of the parts it
@@ -273,7 +268,7 @@ public sealed partial class Db : IDisposable
                     CloseHandle(DbFileKind.Wal);
                     DeleteFile(FilePath(DbFileKind.Wal));
                     ForgetWalFrames();
-                    _walTxStart = 0;
+                    _wal = _wal with { Offset = 0 };
                 }
                 break;
             case DbFileKind.Shm:
@@ -336,11 +331,11 @@ public sealed partial class Db : IDisposable
         {
             if (PageSize == 0)
             {
-                if (offset != 0 || data.Length < SqliteDatabase.HeaderSize || !data.StartsWith("SQLite format 3\0"u8))
+                if (offset != 0 || data.Length < DatabaseHeader.Size || !DatabaseHeader.HasMagic(data))
                 {
                     throw new LiteFsException($"{Name}: first write must be a SQLite header at offset 0 (offset {offset}, {data.Length} bytes)");
                 }
-                PageSize = SqliteDatabase.ReadPageSize(data);
+                PageSize = DatabaseHeader.ReadPageSize(data);
                 if (PageSize == 0)
                 {
                     throw new LiteFsException($"{Name}: the SQLite header gives an invalid page size");
@@ -435,12 +430,6 @@ public sealed partial class Db : IDisposable
     }
 
     private uint LockPgno => LtxLayout.LockPageNumber(PageSize);
-
-    /// <summary>The page size and page count in a SQLite header, or zeros.</summary>
-    private static (int PageSize, uint PageCount, bool Wal) ParseHeader(ReadOnlySpan<byte> header) =>
-        header.Length < SqliteDatabase.HeaderSize
-            ? (0, 0, false)
-            : (SqliteDatabase.ReadPageSize(header), BinaryPrimitives.ReadUInt32BigEndian(header[HeaderPageCountOffset..]), header[18] == 2 && header[19] == 2);
 
     private SafeFileHandle RequireHandle(DbFileKind kind, bool create = false) =>
         Handle(kind, create) ?? throw new LiteFsException(LiteFsError.NotFound, $"{Name}: the {kind.ToString().ToLowerInvariant()} file does not exist");

@@ -25,7 +25,8 @@ public sealed class InProcessReplicationTests : IDisposable
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
         while (true)
         {
-            var want = _primary.Store.Find(name)?.Pos;
+            // Every transaction SQLite acknowledged on the primary, recorded or not yet.
+            var want = _primary.Store.Find(name)?.RecordCommitted();
             if (want is { } p && !p.IsZero && _replica.Store.Find(name)?.Pos == p)
             {
                 return;

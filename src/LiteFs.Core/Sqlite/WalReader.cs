@@ -25,6 +25,22 @@ internal sealed class WalReader
         Offset = 0;
     }
 
+    private WalReader(SafeFileHandle file, WalCursor cursor, int pageSize)
+    {
+        _file = file;
+        _length = RandomAccess.GetLength(file);
+        Header = new WalHeader(cursor.BigEndian ? WalHeader.MagicBigEndian : WalHeader.MagicLittleEndian, WalHeader.SupportedVersion,
+            pageSize, 0, cursor.Salt1, cursor.Salt2, 0, 0);
+        (_s0, _s1) = (cursor.S0, cursor.S1);
+        _next = cursor.Offset;
+    }
+
+    /// <summary>
+    /// A reader that goes on from <paramref name="cursor"/> (an adopted generation): the frames
+    /// after the last recorded transaction.
+    /// </summary>
+    public static WalReader Resume(SafeFileHandle file, WalCursor cursor, int pageSize) => new(file, cursor, pageSize);
+
     /// <summary>The WAL header.</summary>
     public WalHeader Header { get; }
 
@@ -38,6 +54,9 @@ internal sealed class WalReader
 
     /// <summary>The running checksum after the last frame returned.</summary>
     public (uint S0, uint S1) Checksum => (_s0, _s1);
+
+    /// <summary>The position after the last frame returned, as a cursor of this generation.</summary>
+    public WalCursor Cursor => new(Header.BigEndianChecksums, Header.Salt1, Header.Salt2, _s0, _s1, _next);
 
     /// <summary>
     /// Opens a reader. Returns null when the file has no complete, valid header (too short, or a
@@ -87,13 +106,39 @@ internal sealed class WalReader
         {
             return false;
         }
+        return Accept(fh, page, out frame);
+    }
+
+    /// <summary>
+    /// Reads the next whole frame (header and page, one read) into <paramref name="frame"/>,
+    /// exactly <see cref="WalHeader.FrameHeaderSize"/> plus the page size; the page follows the
+    /// header. Returns false at the end of the valid WAL.
+    /// </summary>
+    public bool ReadWholeFrame(Span<byte> frame, out WalFrameHeader header)
+    {
+        header = default;
+        if (frame.Length != WalHeader.FrameHeaderSize + Header.PageSize)
+        {
+            throw new ArgumentException($"a frame buffer holds {WalHeader.FrameHeaderSize + Header.PageSize} bytes, not {frame.Length}", nameof(frame));
+        }
+        if (_next + frame.Length > _length || RandomAccess.Read(_file, frame, _next) < frame.Length)
+        {
+            return false;
+        }
+        return Accept(frame[..WalHeader.FrameHeaderSize], frame[WalHeader.FrameHeaderSize..], out header);
+    }
+
+    /// <summary>Checks a frame read at the current offset (salts, cumulative checksum) and moves past it.</summary>
+    private bool Accept(ReadOnlySpan<byte> fh, ReadOnlySpan<byte> page, out WalFrameHeader frame)
+    {
+        frame = default;
         var header = WalFrameHeader.Read(fh);
         if (header.Salt1 != Header.Salt1 || header.Salt2 != Header.Salt2)
         {
             return false;
         }
         var big = Header.BigEndianChecksums;
-        var (s0, s1) = WalChecksum.Append(big, _s0, _s1, fh[..8]);
+        var (s0, s1) = WalChecksum.Append(big, _s0, _s1, fh[..WalFrameHeader.ChecksummedSize]);
         (s0, s1) = WalChecksum.Append(big, s0, s1, page);
         if (s0 != header.Checksum1 || s1 != header.Checksum2)
         {
