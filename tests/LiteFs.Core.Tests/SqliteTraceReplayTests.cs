@@ -1,0 +1,40 @@
+using LiteFs.Ltx;
+using LiteFs.TestKit;
+
+namespace LiteFs.Core.Tests;
+
+/// <summary>
+/// SQLite's recorded file operations (tests/testdata/sqlite-traces) replayed against a store's
+/// databases without a mount: every journal mode's commit points become the recorded LTX files
+/// and positions, and those files rebuild the database SQLite produced.
+/// </summary>
+public class SqliteTraceReplayTests
+{
+    public static TheoryData<string> Traces => ["delete", "persist", "truncate", "wal-normal", "wal-full"];
+
+    [Theory]
+    [MemberData(nameof(Traces))]
+    public void Replay_EachCommitPoint_RecordsTransactionAsLtx(string trace)
+    {
+        using var replay = new TraceReplayer(trace);
+        replay.Run();
+    }
+
+    [Theory]
+    [MemberData(nameof(Traces))]
+    public void Replay_ThenReopen_KeepsPositionAndDatabase(string trace)
+    {
+        using var replay = new TraceReplayer(trace);
+        replay.Run();
+        var last = replay.LastCommitPoint!;
+        var expected = new Pos(new TxId(last.TxId), new Checksum(last.Checksum));
+
+        replay.Reopen();
+
+        var db = replay.Db!;
+        Assert.Equal(expected, db.Pos);
+        Assert.Equal(last.PageCount, db.PageCount);
+        var database = SqliteFiles.LogicalDatabase(db.FilePath(DbFileKind.Database), db.FilePath(DbFileKind.Wal));
+        Assert.Equal(last.Sha256, System.Security.Cryptography.SHA256.HashData(database));
+    }
+}
