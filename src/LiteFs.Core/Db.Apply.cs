@@ -66,6 +66,7 @@ public sealed partial class Db
     /// </summary>
     private void AppliedAt(in LtxHeader header, in LtxTrailer trailer)
     {
+        AssertSync();
         var checksum = _checksums.Compute(PageCount, PageSize);
         if (checksum != trailer.PostApplyChecksum)
         {
@@ -78,6 +79,7 @@ public sealed partial class Db
 
     private void WritePages(LtxDecoder decoder, in LtxHeader header, bool durable)
     {
+        AssertSync();
         var database = RequireHandle(DbFileKind.Database, create: true);
         var buffer = ArrayPool<byte>.Shared.Rent(header.PageSize);
         try
@@ -115,6 +117,7 @@ public sealed partial class Db
     /// <summary>Removes the database and its journal, WAL and SHM, keeping the entry (and its TXID sequence).</summary>
     private void RemoveDatabaseFiles()
     {
+        AssertSync();
         foreach (var kind in new[] { DbFileKind.Database, DbFileKind.Journal, DbFileKind.Wal, DbFileKind.Shm })
         {
             CloseHandle(kind);

@@ -7,9 +7,6 @@ namespace LiteFs.Core;
 
 public sealed partial class Db
 {
-    /// <summary>A rollback transaction is open: the journal holds a header written since the last commit.</summary>
-    private bool _journalActive;
-
     /// <summary>How SQLite finalised a journal: the three rollback journal modes' commit points.</summary>
     internal enum JournalFinish
     {
@@ -90,6 +87,7 @@ public sealed partial class Db
 
     private void FinishJournal(JournalFinish finish)
     {
+        AssertSync();
         switch (finish)
         {
             case JournalFinish.Delete:
@@ -109,6 +107,7 @@ public sealed partial class Db
 
     private void CommitJournalPages()
     {
+        AssertSync();
         var database = RequireHandle(DbFileKind.Database, create: true);
         Span<byte> header = stackalloc byte[DatabaseHeader.Size];
         var n = RandomAccess.Read(database, header, 0);

@@ -23,7 +23,10 @@ public sealed partial class Db
                 if (start <= DbLocks.ShmCkptByte && end >= DbLocks.ShmCkptByte)
                 {
                     // A checkpoint may begin: its first database write settles the WAL again.
-                    _checkpointSettled = false;
+                    using (EnterSync())
+                    {
+                        _checkpointSettled = false;
+                    }
                 }
                 if (start <= DbLocks.ShmRead0Byte + 1 && end >= DbLocks.ShmRead0Byte + DbLocks.ShmReaderCount - 1)
                 {

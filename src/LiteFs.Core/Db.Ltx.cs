@@ -4,25 +4,11 @@ namespace LiteFs.Core;
 
 public sealed partial class Db
 {
-    private readonly MemoryStream _ltxBuffer = new();
-    /// <summary>Empty files made ahead of commits, created on first use.</summary>
-    private LtxFilePool? _filePool;
-
-    // LTX files written by this node so far, and how many of the first ones are known durable
-    // (callers hold _sync). Counts, not a pending number: several syncs may overlap (the
-    // committer's background sync, a checkpoint's, a commit's), and each one only vouches for
-    // the files written before it began.
-    private long _ltxWritten;
-    private long _ltxSyncedThrough;
-
     /// <summary>LTX files written that are not known to be durable.</summary>
     private long UnsyncedLtx => _ltxWritten - _ltxSyncedThrough;
 
     /// <summary>Records that a sync which began once <paramref name="written"/> files were written has finished.</summary>
     private void LtxSyncedThrough(long written) => _ltxSyncedThrough = Math.Max(_ltxSyncedThrough, written);
-
-    /// <summary>SQLite synced one of the database's files since the last commit.</summary>
-    private bool _syncRequested;
 
     /// <summary>Header of the next local transaction's LTX file.</summary>
     private LtxHeader NewHeader(TxId txid, uint commit) => NewHeader(txid, txid, commit, 0, 0, 0, 0);
@@ -47,6 +33,7 @@ public sealed partial class Db
     /// <summary>Starts encoding the next LTX file into the in-memory buffer.</summary>
     private LtxEncoder BeginLtx(in LtxHeader header)
     {
+        AssertSync();
         _ltxBuffer.SetLength(0);
         var encoder = new LtxEncoder(_ltxBuffer);
         encoder.WriteHeader(header);
@@ -62,6 +49,7 @@ public sealed partial class Db
     /// </summary>
     private void FinishLtx(LtxEncoder encoder, Checksum postApply)
     {
+        AssertSync();
         var header = encoder.Header;
         encoder.Finish(postApply);
         encoder.Dispose();
@@ -115,6 +103,7 @@ public sealed partial class Db
     /// </summary>
     private void SyncPendingLtx()
     {
+        AssertSync();
         if (UnsyncedLtx == 0)
         {
             return;
@@ -127,6 +116,7 @@ public sealed partial class Db
     /// <summary>A local transaction is durable as an LTX file: move the position and tell the node.</summary>
     private void Committed(in LtxHeader header, Checksum postApply)
     {
+        AssertSync();
         _pos = new Pos(header.MaxTxId, postApply);
         Timestamp = header.Timestamp;
         _host.Invalidator.InvalidateEntry(Name + "-pos");

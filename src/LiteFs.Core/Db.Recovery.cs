@@ -85,6 +85,7 @@ public sealed partial class Db
     /// </summary>
     private void RecoverWalTail(long tail)
     {
+        AssertSync();
         var wal = Handle(DbFileKind.Wal, create: false);
         if (wal is null)
         {
@@ -195,6 +196,7 @@ public sealed partial class Db
 
     private void ReadHeader()
     {
+        AssertSync();
         var handle = Handle(DbFileKind.Database, create: false);
         if (handle is null)
         {
@@ -218,6 +220,7 @@ public sealed partial class Db
 
     private void ComputePageChecksums()
     {
+        AssertSync();
         _checksums.Clear();
         var handle = Handle(DbFileKind.Database, create: false);
         if (handle is null || PageSize == 0)
@@ -308,6 +311,7 @@ public sealed partial class Db
     /// <summary>Rolls back a hot journal: writes its saved pages back and restores the original size.</summary>
     private void RollbackJournal()
     {
+        AssertSync();
         var journal = Handle(DbFileKind.Journal, create: false);
         if (journal is null)
         {
@@ -414,6 +418,7 @@ public sealed partial class Db
     /// </summary>
     internal void CheckpointWal(bool rewriteShm = true, long limit = long.MaxValue)
     {
+        AssertSync();
         SettleWal(durable: true);
         var database = Handle(DbFileKind.Database, create: false);
         var wal = Handle(DbFileKind.Wal, create: false);

@@ -8,9 +8,6 @@ namespace LiteFs.Core;
 
 public sealed partial class Db
 {
-    // Lock owners of the node's own operations, far from the values the kernel gives FUSE lock owners.
-    private static long s_nextInternalOwner = unchecked((long)0xF1F5_0000_0000_0000);
-
     private static ulong NewInternalOwner() => (ulong)Interlocked.Increment(ref s_nextInternalOwner);
 
     /// <summary>
@@ -131,8 +128,6 @@ public sealed partial class Db
     /// <summary>Names of files being received; removed at start-up.</summary>
     private const string ReceivingPrefix = ".recv.";
 
-    private long _lastRefusalLog = -5000;
-
     /// <summary>Logs a write refused on a replica (at most one line every 5 s per database) and returns the exception to throw.</summary>
     private LiteFsException Refused(LiteFsException ex)
     {
@@ -160,13 +155,6 @@ public sealed partial class Db
         var path = System.IO.Path.Combine(LtxDir, LtxFileName.Format(txid, txid));
         return File.Exists(path) ? path : null;
     }
-
-    /// <summary>
-    /// Where the stored files holding several transactions end, by first TXID (group commits
-    /// here, or received from a primary that groups them): a file is looked up by its first TXID
-    /// without listing the directory.
-    /// </summary>
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<ulong, ulong> _ltxRangeEnds = new();
 
     /// <summary>Notes a stored file's TXID range when it holds several transactions.</summary>
     private void NoteLtxRange(TxId min, TxId max)

@@ -4,12 +4,6 @@ namespace LiteFs.Core;
 
 public sealed partial class Db
 {
-    /// <summary>Set while the node rewrites the SHM header; SQLite's writes meanwhile are dropped.</summary>
-    private bool _rewritingShm;
-
-    /// <summary>The SHM region rewritten after each applied file, kept between files (callers hold <see cref="_sync"/>).</summary>
-    private byte[]? _shmBuffer;
-
     /// <summary>
     /// Rewrites the SHM header so that SQLite connections see an empty WAL and a changed
     /// database (the change counter moves), and reread every page from the database file.
@@ -17,6 +11,7 @@ public sealed partial class Db
     /// </summary>
     private void RewriteShmHeader()
     {
+        AssertSync();
         var shm = RequireHandle(DbFileKind.Shm, create: true);
         var data = _shmBuffer ??= new byte[ShmLayout.RegionSize];
         // Bytes past the end of a short file read as zeros.
@@ -25,7 +20,7 @@ public sealed partial class Db
         var wal = _wal;
         ShmLayout.WriteEmptyWalHeader(data, PageSize, PageCount, wal.S0, wal.S1, wal.Salt1, wal.Salt2);
 
-        Volatile.Write(ref _rewritingShm, true);
+        _rewritingShm = true;
         try
         {
             RandomAccess.Write(shm, data, 0);
@@ -33,7 +28,7 @@ public sealed partial class Db
         }
         finally
         {
-            Volatile.Write(ref _rewritingShm, false);
+            _rewritingShm = false;
         }
         _host.Invalidator.InvalidateData(Name, DbFileKind.Shm, 0, -1);
     }

@@ -10,33 +10,7 @@ namespace LiteFs.Core;
 
 public sealed partial class Db
 {
-    /// <summary>
-    /// What the node learnt from the last WAL header and where the next transaction starts, with
-    /// the running checksum there. Replaced whole under the monitor; read without it by the frame
-    /// writes' bounds check.
-    /// </summary>
-    private volatile WalCursor _wal = WalCursor.None;
-
-    /// <summary>Committed WAL frames: the newest frame's offset for each page (read by snapshots).</summary>
-    private readonly Dictionary<uint, long> _walFrames = [];
-
     private int FrameSize => WalHeader.FrameHeaderSize + PageSize;
-
-    /// <summary>
-    /// Set by every WAL frame write the node sees and by every release of the WAL write lock,
-    /// cleared when the committer starts reading the WAL: while it is set, transactions SQLite
-    /// committed may still wait to be recorded.
-    /// </summary>
-    private volatile bool _walWritten;
-
-    /// <summary>Set while <see cref="SettleWal"/> runs (what it calls may read the position again).</summary>
-    private bool _settling;
-
-    /// <summary>The running checkpoint (if any) found every transaction in the WAL recorded before its first page write.</summary>
-    private bool _checkpointSettled;
-
-    /// <summary>1 while a committer work item is queued or about to run.</summary>
-    private int _committerQueued;
 
     private void WriteWal(ReadOnlySpan<byte> data, long offset)
     {
@@ -113,6 +87,7 @@ public sealed partial class Db
     /// <summary>Forgets the committed frames and their checksums (the WAL was reset or checkpointed away).</summary>
     private void ForgetWalFrames()
     {
+        AssertSync();
         _checksums.ClearWal();
         _walFrames.Clear();
     }
@@ -153,9 +128,6 @@ public sealed partial class Db
     /// for it: they record what is pending themselves.
     /// </summary>
     internal static readonly TimeSpan MinFileInterval = TimeSpan.FromMilliseconds(2);
-
-    /// <summary>When the last LTX file of a WAL pass was written (Stopwatch timestamp), 0 before any.</summary>
-    private long _lastWalFile;
 
     /// <summary>How long the committer should wait before this database's next pass.</summary>
     internal TimeSpan CommitterWait() =>
@@ -201,9 +173,6 @@ public sealed partial class Db
         }
     }
 
-    /// <summary>1 while a background sync of LTX files runs.</summary>
-    private int _backgroundSync;
-
     private void SyncInBackground(long written)
     {
         try
@@ -230,6 +199,7 @@ public sealed partial class Db
     /// </summary>
     private void SettleWal(bool durable)
     {
+        AssertSync();
         if (_walWritten && !_settling)
         {
             _settling = true;
@@ -276,6 +246,7 @@ public sealed partial class Db
     /// <returns>Whether a transaction was recorded.</returns>
     private bool CommitWal()
     {
+        AssertSync();
         if (PageSize == 0)
         {
             return false;
@@ -395,6 +366,7 @@ public sealed partial class Db
     /// <returns>False when the WAL has no valid header yet.</returns>
     private bool ReadWalGeneration(Microsoft.Win32.SafeHandles.SafeFileHandle wal)
     {
+        AssertSync();
         Span<byte> buffer = stackalloc byte[WalHeader.Size];
         if (RandomAccess.Read(wal, buffer, 0) < WalHeader.Size)
         {

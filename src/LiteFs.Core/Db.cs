@@ -25,20 +25,130 @@ public enum JournalMode
 /// </summary>
 public sealed partial class Db : IDisposable
 {
+    // Fields, each with its owner. "Monitor": written only while holding _sync (the database's
+    // monitor, entered through EnterSync); a field marked "read anywhere" is one word, volatile or
+    // read with Volatile, where a value one change old is harmless to the reader. "Atomic flag":
+    // changed only with Interlocked, by the threads named. Partial files hold methods only.
+
     private readonly IDbHost _host;
+    private readonly ILogger _log;
+
     /// <summary>
-    /// The database's monitor: owns every mutable field of the database and of the parts it
-    /// coordinates, unless a field says otherwise. Entered through <see cref="EnterSync"/> only.
+    /// The database's monitor: owns every field below unless its comment says otherwise, as
+    /// upstream's one mutex per database. Entered through <see cref="EnterSync"/> only.
     /// </summary>
     private readonly object _sync = new();
 
-    /// <summary>How many times the current owner of <see cref="_sync"/> entered it (owned by <see cref="_sync"/>).</summary>
+    /// <summary>How many times the current owner of <see cref="_sync"/> entered it. Monitor.</summary>
     private int _syncDepth;
-    private readonly PageChecksums _checksums = new();
-    private readonly HashSet<uint> _dirty = [];
-    private readonly SafeFileHandle?[] _handles = new SafeFileHandle?[4];
-    private readonly ILogger _log;
+
+    /// <summary>Monitor.</summary>
     private bool _disposed;
+
+    // The database image the node tracks.
+
+    /// <summary>Per-page checksums of the database file and of the WAL's committed frames. Monitor.</summary>
+    private readonly PageChecksums _checksums = new();
+
+    /// <summary>Pages written by the open rollback-journal transaction. Monitor.</summary>
+    private readonly HashSet<uint> _dirty = [];
+
+    /// <summary>The node's handles on the four files; opened and closed under the monitor, used for I/O anywhere (Volatile).</summary>
+    private readonly SafeFileHandle?[] _handles = new SafeFileHandle?[4];
+
+    /// <summary>The position of the last recorded transaction. Monitor.</summary>
+    private Pos _pos;
+
+    /// <summary>Monitor; read anywhere.</summary>
+    private volatile int _pageSize;
+
+    /// <summary>Monitor; read anywhere.</summary>
+    private volatile uint _pageCount;
+
+    /// <summary>Monitor; read anywhere.</summary>
+    private volatile JournalMode _mode;
+
+    /// <summary>Milliseconds since the epoch of the last transaction. Monitor; read anywhere (Volatile).</summary>
+    private long _timestamp;
+
+    /// <summary>A rollback transaction is open: the journal holds a header written since the last commit. Monitor.</summary>
+    private bool _journalActive;
+
+    // The WAL as the node follows it.
+
+    /// <summary>
+    /// What the node learnt from the last WAL header and where the next transaction starts, with
+    /// the running checksum there. Monitor (replaced whole); read anywhere by the frame writes'
+    /// bounds check.
+    /// </summary>
+    private volatile WalCursor _wal = WalCursor.None;
+
+    /// <summary>Committed WAL frames: the newest frame's offset for each page (read by snapshots). Monitor.</summary>
+    private readonly Dictionary<uint, long> _walFrames = [];
+
+    /// <summary>
+    /// Transactions SQLite committed may wait to be recorded: set without the monitor by every
+    /// WAL frame write the node sees and every release of the WAL write lock (frames written
+    /// through passthrough are not seen); cleared under the monitor before the committer reads
+    /// the WAL, so a frame written after that is seen by the next pass.
+    /// </summary>
+    private volatile bool _walWritten;
+
+    /// <summary>Set while <see cref="SettleWal"/> runs (what it calls may read the position again). Monitor.</summary>
+    private bool _settling;
+
+    /// <summary>The running checkpoint (if any) found every transaction in the WAL recorded before its first page write. Monitor.</summary>
+    private bool _checkpointSettled;
+
+    // Recording: the committer's pace and the LTX files' durability.
+
+    /// <summary>1 while a committer pass is queued: atomic flag, set by the thread that queues it, cleared by the committer thread.</summary>
+    private int _committerQueued;
+
+    /// <summary>When the committer last wrote an LTX file (Stopwatch timestamp), 0 before any. Monitor; read by the committer's scheduling (Volatile).</summary>
+    private long _lastWalFile;
+
+    /// <summary>1 while a background sync of LTX files runs: atomic flag, set by the committer thread, cleared by the sync.</summary>
+    private int _backgroundSync;
+
+    /// <summary>The LTX file being encoded, reused between files. Monitor.</summary>
+    private readonly MemoryStream _ltxBuffer = new();
+
+    /// <summary>Empty files made ahead of commits and receives, created on first use. Monitor (the pool is thread-safe).</summary>
+    private LtxFilePool? _filePool;
+
+    // LTX files written by this node so far, and how many of the first ones are known durable.
+    // Counts, not a pending number: several syncs may overlap (the committer's background sync,
+    // a checkpoint's, a commit's), and each one only vouches for the files written before it
+    // began. Monitor.
+    private long _ltxWritten;
+    private long _ltxSyncedThrough;
+
+    /// <summary>SQLite synced one of the database's files since the last commit. Monitor.</summary>
+    private bool _syncRequested;
+
+    /// <summary>
+    /// Where stored files holding several transactions end, by first TXID (group commits here,
+    /// or received from a primary that groups them): a file is found by its first TXID without
+    /// listing the directory. Thread-safe on its own (concurrent dictionary).
+    /// </summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<ulong, ulong> _ltxRangeEnds = new();
+
+    // The SHM header the node rewrites after applying a file.
+
+    /// <summary>Set while the node rewrites the SHM header; SQLite's writes meanwhile are dropped. Monitor; read anywhere.</summary>
+    private volatile bool _rewritingShm;
+
+    /// <summary>The SHM region rewritten after each applied file, kept between files. Monitor.</summary>
+    private byte[]? _shmBuffer;
+
+    // Replica side.
+
+    /// <summary>When a refused write was last logged (Environment.TickCount64): changed only with Interlocked.</summary>
+    private long _lastRefusalLog = -5000;
+
+    /// <summary>Lock owners of the node's own operations, far from the values the kernel gives FUSE lock owners: Interlocked.</summary>
+    private static long s_nextInternalOwner = unchecked((long)0xF1F5_0000_0000_0000);
 
     internal Db(IDbHost host, string name, string path)
     {
@@ -59,15 +169,25 @@ public sealed partial class Db : IDisposable
     public string LtxDir { get; }
 
     /// <summary>Page size; 0 until known.</summary>
-    public int PageSize { get; private set; }
+    public int PageSize
+    {
+        get => _pageSize;
+        private set => _pageSize = value;
+    }
 
     /// <summary>Database size in pages as of the last transaction.</summary>
-    public uint PageCount { get; private set; }
+    public uint PageCount
+    {
+        get => _pageCount;
+        private set => _pageCount = value;
+    }
 
     /// <summary>The journal mode the node tracks.</summary>
-    public JournalMode Mode { get; private set; }
-
-    private Pos _pos;
+    public JournalMode Mode
+    {
+        get => _mode;
+        private set => _mode = value;
+    }
 
     /// <summary>
     /// The position of the last recorded transaction (TXID and checksum of the same transaction,
@@ -100,7 +220,11 @@ public sealed partial class Db : IDisposable
     }
 
     /// <summary>Milliseconds since the epoch of the last transaction committed or applied.</summary>
-    public long Timestamp { get; private set; }
+    public long Timestamp
+    {
+        get => Volatile.Read(ref _timestamp);
+        private set => Volatile.Write(ref _timestamp, value);
+    }
 
     /// <summary>The SQLite locks.</summary>
     internal DbLocks Locks { get; } = new();
@@ -126,6 +250,10 @@ public sealed partial class Db : IDisposable
             _host.DeliverTransactions();
         }
     }
+
+    /// <summary>Checks, in debug builds, that the caller holds the database's monitor.</summary>
+    [System.Diagnostics.Conditional("DEBUG")]
+    private void AssertSync() => System.Diagnostics.Debug.Assert(Monitor.IsEntered(_sync), $"{Name}: the caller must hold the database's monitor");
 
     /// <summary>A scope inside the database's monitor (see <see cref="EnterSync"/>).</summary>
     private readonly ref struct SyncScope(Db db)
@@ -323,7 +451,7 @@ public sealed partial class Db : IDisposable
         {
             return;
         }
-        if (Mode == JournalMode.Wal && !_checkpointSettled)
+        if (CheckpointNeedsSettling())
         {
             SettleForCheckpoint();
         }
@@ -368,7 +496,23 @@ public sealed partial class Db : IDisposable
     private void SettleForCheckpoint()
     {
         SettleDurably();
-        _checkpointSettled = true;
+        using (EnterSync())
+        {
+            _checkpointSettled = true;
+        }
+    }
+
+    /// <summary>Whether a database write is a checkpoint's first (in WAL mode): the WAL must be settled before it lands.</summary>
+    private bool CheckpointNeedsSettling()
+    {
+        if (Mode != JournalMode.Wal)
+        {
+            return false;
+        }
+        using (EnterSync())
+        {
+            return !_checkpointSettled;
+        }
     }
 
     /// <summary>
@@ -421,7 +565,7 @@ public sealed partial class Db : IDisposable
 
     private void WriteShm(ReadOnlySpan<byte> data, long offset)
     {
-        if (Volatile.Read(ref _rewritingShm))
+        if (_rewritingShm)
         {
             // SQLite refreshing its mapping while the node rewrites the header: drop it.
             return;
