@@ -115,7 +115,7 @@ public sealed partial class ProxyServer
             return;
         }
 
-        var hostname = _store.AttachedPrimaryHostname ?? _store.Lease.PrimaryHostname ?? "";
+        var hostname = _store.ConnectedPrimaryHostname ?? _store.Lease.PrimaryHostname ?? "";
         var primaryApi = _store.Lease.PrimaryAdvertiseUrl;
         if (_options.ForwardMode == ForwardMode.Proxy && primaryApi is { Length: > 0 })
         {
@@ -148,11 +148,11 @@ public sealed partial class ProxyServer
         context.Response.ContentLength = 0;
     }
 
-    /// <summary>Polls (every 100 µs, up to <c>primary-redirect-timeout</c>) until this node is primary or attached to one.</summary>
+    /// <summary>Polls (every 100 µs, up to <c>primary-redirect-timeout</c>) until this node is primary or streams from one.</summary>
     private async Task<bool> WaitForPrimaryAsync(CancellationToken cancellationToken)
     {
         var started = _time.GetTimestamp();
-        while (!_store.IsPrimary && _store.AttachedPrimaryHostname is null)
+        while (!_store.IsPrimary && _store.ConnectedPrimaryHostname is null)
         {
             if (_time.GetElapsedTime(started) >= _options.PrimaryRedirectTimeout)
             {

@@ -140,7 +140,7 @@ public sealed class ProxyServerTests : IAsyncLifetime
     public async Task Write_ReplicaFlyReplay_UpstreamGoldenResponse()
     {
         var (store, _, url) = await StartAsync(primary: false, new ProxyOptions { ForwardMode = ForwardMode.FlyReplay });
-        store.AttachedPrimaryHostname = "primary";
+        store.ConnectedPrimaryHostname = "primary";
         var raw = await RawAsync(url, "POST /rows HTTP/1.1\r\nHost: app\r\nContent-Length: 1\r\nConnection: close\r\n\r\nx");
         var head = raw.Split("\r\n\r\n")[0].Split("\r\n");
         Assert.Equal("HTTP/1.1 200 OK", head[0]);
@@ -153,7 +153,7 @@ public sealed class ProxyServerTests : IAsyncLifetime
     public async Task Write_ForwardedToReplica_503NotForwardedAgain()
     {
         var (store, proxy, url) = await StartAsync(primary: false);
-        store.AttachedPrimaryHostname = "primary";
+        store.ConnectedPrimaryHostname = "primary";
         using var request = new HttpRequestMessage(HttpMethod.Post, url + "/rows") { Content = new StringContent("x") };
         request.Headers.Add("Litefs-Forwarded-By", "0000000000000001");
         using var response = await _http.SendAsync(request);

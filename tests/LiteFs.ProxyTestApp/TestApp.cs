@@ -56,7 +56,7 @@ public sealed class TestApp : IAsyncDisposable
         });
         app.MapGet("/node", () => name);
         app.MapGet("/small", () => "ok");
-        app.MapGet("/headers", (HttpRequest r) => string.Join('\n',
+        app.Map("/headers", (HttpRequest r) => string.Join('\n',
             $"host={r.Host}",
             $"x-forwarded-for={r.Headers["X-Forwarded-For"]}",
             $"x-forwarded-proto={r.Headers["X-Forwarded-Proto"]}",
@@ -131,7 +131,7 @@ public sealed class TestApp : IAsyncDisposable
                 await Task.Delay(delayMs);
             }
         });
-        app.Map("/ws", async context =>
+        async Task Echo(HttpContext context)
         {
             if (!context.WebSockets.IsWebSocketRequest)
             {
@@ -151,7 +151,9 @@ public sealed class TestApp : IAsyncDisposable
                 var reply = Encoding.UTF8.GetBytes(name + ":" + Encoding.UTF8.GetString(buffer, 0, result.Count));
                 await ws.SendAsync(reply, WebSocketMessageType.Text, true, CancellationToken.None);
             }
-        });
+        }
+        app.Map("/ws", Echo);
+        app.Map("/live/ws", Echo);
         app.Map("/{**path}", (HttpRequest r) => $"{name} {r.Method} {r.Path}");
         await app.StartAsync();
         return new TestApp(app, name, port);
