@@ -6,6 +6,7 @@ using LiteFs.Core.Replication;
 using LiteFs.FileSystem;
 using LiteFs.Fuse;
 using LiteFs.Http;
+using LiteFs.Proxy;
 
 namespace LiteFs.Cli;
 
@@ -99,6 +100,7 @@ internal static partial class MountCommand
         private Store? _store;
         private LiteFsFileSystem? _fs;
         private NodeServer? _server;
+        private ProxyServer? _proxy;
         private NodeClient? _client;
         private ReplicaClient? _replica;
         private ExecRunner? _exec;
@@ -219,8 +221,17 @@ internal static partial class MountCommand
             _fs.Mount(config.Fuse.Dir, mountOptions);
             stdout.WriteLine($"LiteFS mounted to: {config.Fuse.Dir}");
 
+            // Built (and its settings checked) before the node API, which publishes its URL and
+            // metrics; started once the node is ready.
+            if (config.Proxy.Target.Length > 0)
+            {
+                _proxy = new ProxyServer(_store, ProxyOptionsFrom(config), _log);
+            }
+
             _server = new NodeServer(_store, new NodeServerOptions
             {
+                ProxyUrl = _proxy is null ? null : ProxyOptionsFrom(config).AdvertiseUrl,
+                Metrics = _proxy is null ? [] : [_proxy.Metrics],
                 Address = config.Http.Addr,
                 // Upstream bounds a snapshot by http.snapshot-timeout, or by the retention period.
                 SnapshotTimeout = config.Http.SnapshotTimeout > TimeSpan.Zero ? config.Http.SnapshotTimeout : config.Data.Retention,
@@ -255,11 +266,46 @@ internal static partial class MountCommand
                 }
                 stdout.WriteLine("connected to the primary and caught up: node ready");
             }
+            if (_proxy is not null)
+            {
+                _proxy.StartAsync().GetAwaiter().GetResult();
+                stdout.WriteLine($"proxy server listening on: {_proxy.EndPoint}");
+            }
             if (config.Exec.Count > 0)
             {
                 _exec = new ExecRunner();
                 _exec.Start([.. config.Exec.Select(e => new ExecEntry(e.Cmd, e.IfCandidate))], config.Lease.Candidate);
             }
+        }
+
+        /// <summary>The proxy's settings from <c>proxy</c>, with the defaults that depend on the environment.</summary>
+        private static ProxyOptions ProxyOptionsFrom(LiteFsConfig config)
+        {
+            var p = config.Proxy;
+            var mode = p.ForwardMode.Length > 0
+                ? p.ForwardMode
+                : string.IsNullOrEmpty(Environment.GetEnvironmentVariable("FLY_APP_NAME")) ? ProxyConfig.ForwardModeProxy : ProxyConfig.ForwardModeFlyReplay;
+            return new ProxyOptions
+            {
+                Address = p.Addr,
+                Target = p.Target,
+                Db = p.Db,
+                MaxLag = p.MaxLag,
+                Debug = p.Debug,
+                Passthrough = p.Passthrough,
+                AlwaysForward = p.AlwaysForward,
+                ReadUpgrades = p.ReadUpgrades,
+                PrimaryRedirectTimeout = p.PrimaryRedirectTimeout,
+                ReadTimeout = p.ReadTimeout,
+                ReadHeaderTimeout = p.ReadHeaderTimeout,
+                WriteTimeout = p.WriteTimeout,
+                IdleTimeout = p.IdleTimeout,
+                DialTimeout = p.DialTimeout,
+                ForwardMode = mode == ProxyConfig.ForwardModeFlyReplay ? ForwardMode.FlyReplay : ForwardMode.Proxy,
+                // A static lease's advertise-url is this node's own only on the candidate.
+                AdvertiseUrl = p.AdvertiseUrl.Length > 0 ? p.AdvertiseUrl
+                    : config.Lease.Candidate ? ProxyOptions.DeriveAdvertiseUrl(config.Lease.AdvertiseUrl, p.Addr) : null,
+            };
         }
 
         private void OnSignal(PosixSignalContext context)
@@ -271,7 +317,17 @@ internal static partial class MountCommand
 
         private void Shutdown()
         {
-            // Streams end first (replicas get END), then the replication loop, then the mount.
+            // The proxy stops taking requests first; then streams end (replicas get END), then
+            // the replication loop, then the mount.
+            try
+            {
+                _proxy?.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(10));
+            }
+            catch (AggregateException ex)
+            {
+                stderr.WriteLine($"ERROR: cannot stop the proxy server: {ex.InnerException?.Message}");
+            }
+            _proxy = null;
             try
             {
                 _server?.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(10));

@@ -46,6 +46,14 @@ public sealed partial class Store
     /// </summary>
     public string? AttachedPrimaryHostname { get; set; }
 
+    /// <summary>
+    /// The hostname of the primary whose stream this replica has open: set once the primary
+    /// accepted the stream (cluster ID checked), null on the primary and otherwise. Unlike
+    /// <see cref="AttachedPrimaryHostname"/> it is never set by a connection attempt that fails,
+    /// so the HTTP proxy takes it as "the primary is known".
+    /// </summary>
+    public string? ConnectedPrimaryHostname { get; set; }
+
     /// <summary>Replication streams currently served.</summary>
     public int SubscriberCount => Volatile.Read(ref _subscribers);
 

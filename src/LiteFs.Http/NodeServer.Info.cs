@@ -5,6 +5,7 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Threading.Channels;
 using LiteFs.Core;
+using LiteFs.Core.Metrics;
 using LiteFs.Ltx;
 using Microsoft.AspNetCore.Http;
 
@@ -46,6 +47,12 @@ public sealed partial class NodeServer
             json.WriteStartObject("primary");
             json.WriteString("hostname", _store.IsPrimary ? _store.Lease.PrimaryHostname ?? "" : KnownPrimaryHostname);
             json.WriteEndObject();
+            if (_options.ProxyUrl is { Length: > 0 } proxyUrl)
+            {
+                // Not in upstream's /info (extra fields are ignored there): where this node's HTTP
+                // proxy is reached, so a replica's proxy can forward writes to the primary's.
+                json.WriteString("proxyURL", proxyUrl);
+            }
             json.WriteEndObject();
         }
         body.Write("\n"u8);
@@ -170,22 +177,34 @@ public sealed partial class NodeServer
     }
 
     /// <summary>
-    /// <c>GET /metrics</c>: the LiteFS series in Prometheus text format 0.0.4, families sorted by
-    /// name as Go's registry writes them. No node headers, as upstream.
+    /// <c>GET /metrics</c>: the LiteFS series, then those of <see cref="NodeServerOptions.Metrics"/>
+    /// (the proxy's), in Prometheus text format 0.0.4, families sorted by name as Go's registry
+    /// writes them. No node headers, as upstream.
     /// </summary>
     private Task MetricsAsync(HttpContext context)
     {
         var dbs = _store.Databases;
-        var text = new StringBuilder(2048);
-        Gauge(text, "litefs_db_count", "Number of managed databases.", dbs.Count);
         var ltx = dbs.Select(d => (d.Name, Files: LtxFiles(d))).ToList();
-        Family(text, "litefs_db_ltx_bytes", "gauge", "Number of bytes used by LTX files on disk.", ltx.Select(l => (l.Name, (double)l.Files.Bytes)));
-        Family(text, "litefs_db_ltx_count", "gauge", "Number of LTX files on disk.", ltx.Select(l => (l.Name, (double)l.Files.Count)));
-        Family(text, "litefs_db_txid", "gauge", "Current transaction ID.", dbs.Select(d => (d.Name, (double)d.Pos.TxId.Value)));
-        Gauge(text, "litefs_http_stream_count", "Number of streams currently connected.", StreamCount);
-        Gauge(text, "litefs_is_primary", "Primary status of the node.", _store.IsPrimary ? 1 : 0);
-        Gauge(text, "litefs_lag_seconds", "Lag behind the primary node, in seconds", _store.IsReady ? _store.Lag.TotalSeconds : 0);
-        Gauge(text, "litefs_subscriber_count", "Number of connected subscribers", _store.SubscriberCount);
+        List<MetricFamily> families =
+        [
+            Gauge("litefs_db_count", "Number of managed databases.", dbs.Count),
+            PerDb("litefs_db_ltx_bytes", "Number of bytes used by LTX files on disk.", ltx.Select(l => (l.Name, (double)l.Files.Bytes))),
+            PerDb("litefs_db_ltx_count", "Number of LTX files on disk.", ltx.Select(l => (l.Name, (double)l.Files.Count))),
+            PerDb("litefs_db_txid", "Current transaction ID.", dbs.Select(d => (d.Name, (double)d.Pos.TxId.Value))),
+            Gauge("litefs_http_stream_count", "Number of streams currently connected.", StreamCount),
+            Gauge("litefs_is_primary", "Primary status of the node.", _store.IsPrimary ? 1 : 0),
+            Gauge("litefs_lag_seconds", "Lag behind the primary node, in seconds", _store.IsReady ? _store.Lag.TotalSeconds : 0),
+            Gauge("litefs_subscriber_count", "Number of connected subscribers", _store.SubscriberCount),
+        ];
+        foreach (var source in _options.Metrics)
+        {
+            families.AddRange(source.Collect());
+        }
+        var text = new StringBuilder(2048);
+        foreach (var family in families.OrderBy(f => f.Name, StringComparer.Ordinal))
+        {
+            Render(text, family);
+        }
         var body = Encoding.UTF8.GetBytes(text.ToString());
         var response = context.Response;
         response.Headers.ContentType = "text/plain; version=0.0.4; charset=utf-8";
@@ -193,25 +212,33 @@ public sealed partial class NodeServer
         return response.Body.WriteAsync(body, context.RequestAborted).AsTask();
     }
 
-    private static void Gauge(StringBuilder text, string name, string help, double value)
-    {
-        text.Append("# HELP ").Append(name).Append(' ').Append(help).Append('\n');
-        text.Append("# TYPE ").Append(name).Append(" gauge\n");
-        text.Append(name).Append(' ').Append(PrometheusText.FormatValue(value)).Append('\n');
-    }
+    private static MetricFamily Gauge(string name, string help, double value) =>
+        new(name, MetricFamily.Gauge, help, [new MetricSample(value)]);
 
-    private static void Family(StringBuilder text, string name, string type, string help, IEnumerable<(string Db, double Value)> series)
+    private static MetricFamily PerDb(string name, string help, IEnumerable<(string Db, double Value)> series) =>
+        new(name, MetricFamily.Gauge, help, [.. series.OrderBy(s => s.Db, StringComparer.Ordinal).Select(s => new MetricSample("db", s.Db, s.Value))]);
+
+    private static void Render(StringBuilder text, MetricFamily family)
     {
-        var list = series.OrderBy(s => s.Db, StringComparer.Ordinal).ToList();
-        if (list.Count == 0)
+        if (family.Samples.Count == 0)
         {
             return; // Go's registry leaves out a vector with no series
         }
-        text.Append("# HELP ").Append(name).Append(' ').Append(help).Append('\n');
-        text.Append("# TYPE ").Append(name).Append(' ').Append(type).Append('\n');
-        foreach (var (db, value) in list)
+        text.Append("# HELP ").Append(family.Name).Append(' ').Append(family.Help).Append('\n');
+        text.Append("# TYPE ").Append(family.Name).Append(' ').Append(family.Type).Append('\n');
+        foreach (var sample in family.Samples)
         {
-            text.Append(name).Append("{db=\"").Append(PrometheusText.EscapeLabel(db)).Append("\"} ").Append(PrometheusText.FormatValue(value)).Append('\n');
+            text.Append(family.Name);
+            if (sample.Labels.Count > 0)
+            {
+                text.Append('{');
+                for (var i = 0; i < sample.Labels.Count; i++)
+                {
+                    text.Append(i == 0 ? "" : ",").Append(sample.Labels[i].Key).Append("=\"").Append(PrometheusText.EscapeLabel(sample.Labels[i].Value)).Append('"');
+                }
+                text.Append('}');
+            }
+            text.Append(' ').Append(PrometheusText.FormatValue(sample.Value)).Append('\n');
         }
     }
 

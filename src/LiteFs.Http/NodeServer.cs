@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using LiteFs.Core;
+using LiteFs.Core.Metrics;
 using LiteFs.Core.Replication;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -29,6 +30,15 @@ public sealed record NodeServerOptions
 
     /// <summary>The <c>lease.candidate</c> setting, for leases that do not say it themselves; a static lease's own flag wins.</summary>
     public bool? Candidate { get; init; }
+
+    /// <summary>
+    /// The URL of this node's HTTP proxy as other nodes reach it, published in <c>/info</c> as
+    /// <c>proxyURL</c> (replicas forward writes there); null when the node runs no proxy.
+    /// </summary>
+    public string? ProxyUrl { get; init; }
+
+    /// <summary>Other components' series for <c>/metrics</c>, rendered beside the node's own.</summary>
+    public IReadOnlyList<IMetricsSource> Metrics { get; init; } = [];
 
     /// <summary>How long shutdown waits for open requests (streams end with an END frame at once) before connections are cut.</summary>
     public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(5);

@@ -123,6 +123,10 @@ internal sealed class ConfigParser
             "read-header-timeout" => p with { ReadHeaderTimeout = Duration(e, p.ReadHeaderTimeout) },
             "write-timeout" => p with { WriteTimeout = Duration(e, p.WriteTimeout) },
             "idle-timeout" => p with { IdleTimeout = Duration(e, p.IdleTimeout) },
+            "dial-timeout" => p with { DialTimeout = Duration(e, p.DialTimeout) },
+            "advertise-url" => p with { AdvertiseUrl = String(e, p.AdvertiseUrl) },
+            "forward-mode" => p with { ForwardMode = String(e, p.ForwardMode) },
+            "read-upgrades" => p with { ReadUpgrades = StringList(e, p.ReadUpgrades) },
             _ => Unknown(e, p),
         });
 

@@ -107,6 +107,10 @@ internal sealed record LiteFsConfig
         {
             throw new ConfigException("cannot specify a database replication filter on candidate nodes");
         }
+        if (Proxy.ForwardMode is not ("" or ProxyConfig.ForwardModeProxy or ProxyConfig.ForwardModeFlyReplay))
+        {
+            throw new ConfigException($"invalid proxy forward mode, must be either 'proxy' or 'fly-replay', got: '{Proxy.ForwardMode}'");
+        }
         if (Log.Format is not ("text" or "json"))
         {
             throw new ConfigException($"invalid log format: \"{Log.Format}\"");
@@ -213,6 +217,33 @@ internal sealed record ProxyConfig
 
     /// <summary><c>idle-timeout</c>: keep-alive idle timeout.</summary>
     public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The <c>forward-mode</c> value that forwards a replica's writes to the primary's proxy.</summary>
+    public const string ForwardModeProxy = "proxy";
+
+    /// <summary>The <c>forward-mode</c> value that answers a replica's writes with <c>fly-replay</c>, as upstream.</summary>
+    public const string ForwardModeFlyReplay = "fly-replay";
+
+    /// <summary>
+    /// <c>dial-timeout</c> (not upstream's): how long connecting to the application may take,
+    /// refused connections retried every 100 ms meanwhile (upstream's fixed 30 s).
+    /// </summary>
+    public TimeSpan DialTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// <c>advertise-url</c> (not upstream's): this node's proxy as other nodes reach it; empty
+    /// means <c>lease.advertise-url</c>'s host with <c>addr</c>'s port (on a candidate).
+    /// </summary>
+    public string AdvertiseUrl { get; init; } = "";
+
+    /// <summary>
+    /// <c>forward-mode</c> (not upstream's): <c>proxy</c> or <c>fly-replay</c>; empty means
+    /// <c>fly-replay</c> on Fly.io (<c>FLY_APP_NAME</c> set) and <c>proxy</c> elsewhere.
+    /// </summary>
+    public string ForwardMode { get; init; } = "";
+
+    /// <summary><c>read-upgrades</c> (not upstream's): paths whose upgrade requests (WebSocket) are reads served locally.</summary>
+    public IReadOnlyList<string> ReadUpgrades { get; init; } = [];
 }
 
 /// <summary>The <c>lease</c> section.</summary>

@@ -131,6 +131,7 @@ public sealed partial class ReplicaClient : IDisposable
         }
         finally
         {
+            _store.ConnectedPrimaryHostname = null;
             _store.AttachedPrimaryHostname = null;
         }
     }
@@ -140,6 +141,7 @@ public sealed partial class ReplicaClient : IDisposable
         _failures++;
         using var stream = _client.OpenStreamAsync(url, _store.NodeId, positions, _options.Databases, token).GetAwaiter().GetResult();
         _store.CheckClusterId(stream.ClusterId);
+        _store.ConnectedPrimaryHostname = _store.Lease.PrimaryHostname ?? "";
         LogConnected(url, positions.Count);
         Touch();
         _current = stream;

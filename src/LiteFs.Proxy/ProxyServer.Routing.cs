@@ -1,0 +1,232 @@
+using System.Text;
+using LiteFs.Ltx;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace LiteFs.Proxy;
+
+public sealed partial class ProxyServer
+{
+    /// <summary>One request: timeouts armed, then routed (proxy.md §2).</summary>
+    private async Task HandleAsync(HttpContext context)
+    {
+        using var deadlines = RequestDeadlines.Arm(context, _options, _time);
+        var request = context.Request;
+        var path = request.Path.Value ?? "";
+        var isUpgrade = context.Features.Get<IHttpUpgradeFeature>()?.IsUpgradableRequest == true
+            || context.Features.Get<IHttpExtendedConnectFeature>()?.IsExtendedConnect == true;
+        var route = _router.Classify(request.Method, path, isUpgrade);
+        Metrics.CountRoute(route);
+        try
+        {
+            switch (route)
+            {
+                case Route.Passthrough:
+                    Debug(context, "passthrough");
+                    await ForwardToTargetAsync(context, _plainTransformer).ConfigureAwait(false);
+                    break;
+                case Route.Health:
+                    await HealthAsync(context).ConfigureAwait(false);
+                    break;
+                case Route.Read:
+                    await ReadAsync(context).ConfigureAwait(false);
+                    break;
+                default:
+                    await WriteAsync(context).ConfigureAwait(false);
+                    break;
+            }
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            // The client went away while the request waited.
+        }
+    }
+
+    /// <summary><c>GET /litefs/health</c> (proxy.md §5).</summary>
+    private Task HealthAsync(HttpContext context)
+    {
+        var lag = _store.IsReady ? _store.Lag : TimeSpan.Zero;
+        return _options.MaxLag > TimeSpan.Zero && lag > _options.MaxLag
+            ? PlainTextAsync(context, StatusCodes.Status503ServiceUnavailable, "Replication lag exceeded")
+            : PlainTextAsync(context, StatusCodes.Status200OK, "OK");
+    }
+
+    /// <summary>A read: wait until this node has the client's TXID (cookie or header), then the local application.</summary>
+    private async Task ReadAsync(HttpContext context)
+    {
+        var request = context.Request;
+        var wanted = TxIdToken.FromRequest(request.Headers.Cookie, request.Headers[ProxyOptions.TxIdHeaderName]);
+        if (wanted != TxId.Zero && _store.Find(_options.Db) is { } db && db.Pos.TxId < wanted)
+        {
+            var started = _time.GetTimestamp();
+            while (db.Pos.TxId < wanted)
+            {
+                if (_time.GetElapsedTime(started) >= ProxyOptions.TxIdTimeout)
+                {
+                    Metrics.CountTxIdWait(_time.GetElapsedTime(started), timedOut: true);
+                    Debug(context, "read: timed out waiting for TXID " + wanted);
+                    await PlainTextAsync(context, StatusCodes.Status504GatewayTimeout, "Proxy timeout").ConfigureAwait(false);
+                    return;
+                }
+                await Task.Delay(ProxyOptions.TxIdPollInterval, _time, context.RequestAborted).ConfigureAwait(false);
+            }
+            Metrics.CountTxIdWait(_time.GetElapsedTime(started), timedOut: false);
+            Debug(context, "read: reached TXID " + wanted);
+        }
+        else
+        {
+            Debug(context, "read");
+        }
+        await ForwardToTargetAsync(context, _plainTransformer).ConfigureAwait(false);
+    }
+
+    /// <summary>A write: served on the primary; a replica forwards it to the primary's proxy or answers <c>fly-replay</c>.</summary>
+    private async Task WriteAsync(HttpContext context)
+    {
+        var request = context.Request;
+        var transformer = RequestRouter.IsReadMethod(request.Method) ? _plainTransformer : _txIdTransformer;
+        if (request.Headers[ProxyOptions.ForwardedHeaderName] is { Count: > 0 } from)
+        {
+            // Forwarded by a replica: serve it here or refuse, never forward it again.
+            if (_store.IsPrimary)
+            {
+                Debug(context, "write forwarded by node " + from + ": to the application");
+                await ForwardToTargetAsync(context, transformer).ConfigureAwait(false);
+                return;
+            }
+            LogForwardedToReplica(request.Method, request.Path.Value ?? "", from.ToString());
+            Metrics.CountForwardError();
+            await PlainTextAsync(context, StatusCodes.Status503ServiceUnavailable, "Proxy error: forwarded write reached a node that is not the primary").ConfigureAwait(false);
+            return;
+        }
+
+        if (!await WaitForPrimaryAsync(context.RequestAborted).ConfigureAwait(false))
+        {
+            Metrics.CountNoPrimary();
+            Debug(context, "write: no primary");
+            await PlainTextAsync(context, StatusCodes.Status503ServiceUnavailable, "Proxy error: no primary available").ConfigureAwait(false);
+            return;
+        }
+        if (_store.IsPrimary)
+        {
+            Debug(context, "write: primary, to the application");
+            await ForwardToTargetAsync(context, transformer).ConfigureAwait(false);
+            return;
+        }
+
+        var hostname = _store.ConnectedPrimaryHostname ?? _store.Lease.PrimaryHostname ?? "";
+        var primaryApi = _store.Lease.PrimaryAdvertiseUrl;
+        if (_options.ForwardMode == ForwardMode.Proxy && primaryApi is { Length: > 0 })
+        {
+            var located = await _locator.LocateAsync(primaryApi).ConfigureAwait(false);
+            if (located.Error is { } error)
+            {
+                LogForwardError(request.Method, request.Path.Value ?? "", error);
+                Metrics.CountForwardError();
+                await PlainTextAsync(context, StatusCodes.Status502BadGateway, "Proxy error: " + error).ConfigureAwait(false);
+                return;
+            }
+            if (located.Url is { } primaryProxy)
+            {
+                Debug(context, "write: replica, forwarded to " + primaryProxy);
+                Metrics.CountForwarded();
+                await ForwardToPrimaryAsync(context, primaryProxy, primaryApi).ConfigureAwait(false);
+                return;
+            }
+            if (!string.Equals(Volatile.Read(ref _fallbackLoggedFor), primaryApi, StringComparison.Ordinal))
+            {
+                Volatile.Write(ref _fallbackLoggedFor, primaryApi);
+                LogFlyReplayFallback(primaryApi);
+            }
+        }
+        Debug(context, "write: replica, fly-replay to " + hostname);
+        Metrics.CountReplayed();
+        // Exactly upstream's answer: 200, the header, no body.
+        context.Response.StatusCode = StatusCodes.Status200OK;
+        context.Response.Headers["Fly-Replay"] = "instance=" + hostname;
+        context.Response.ContentLength = 0;
+    }
+
+    /// <summary>Polls (every 100 µs, up to <c>primary-redirect-timeout</c>) until this node is primary or streams from one.</summary>
+    private async Task<bool> WaitForPrimaryAsync(CancellationToken cancellationToken)
+    {
+        var started = _time.GetTimestamp();
+        while (!_store.IsPrimary && _store.ConnectedPrimaryHostname is null)
+        {
+            if (_time.GetElapsedTime(started) >= _options.PrimaryRedirectTimeout)
+            {
+                return false;
+            }
+            await Task.Delay(ProxyOptions.PrimaryPollInterval, _time, cancellationToken).ConfigureAwait(false);
+        }
+        return true;
+    }
+
+    private async Task ForwardToTargetAsync(HttpContext context, HttpTransformer transformer)
+    {
+        var error = await _forwarder.SendAsync(context, _targetPrefix, _targetClient, _requestConfig, transformer).ConfigureAwait(false);
+        if (error != ForwarderError.None)
+        {
+            var message = ErrorText(context, error);
+            LogUpstreamError(context.Request.Method, context.Request.Path.Value ?? "", message);
+            Metrics.CountUpstreamError();
+            await ProxyErrorAsync(context, message).ConfigureAwait(false);
+        }
+    }
+
+    private async Task ForwardToPrimaryAsync(HttpContext context, string primaryProxy, string primaryApi)
+    {
+        var error = await _forwarder.SendAsync(context, primaryProxy, _primaryClient, _requestConfig, _primaryTransformer).ConfigureAwait(false);
+        if (error != ForwarderError.None)
+        {
+            var message = ErrorText(context, error);
+            LogForwardError(context.Request.Method, context.Request.Path.Value ?? "", message);
+            Metrics.CountForwardError();
+            if (error == ForwarderError.Request)
+            {
+                // The primary's proxy could not be reached: ask the primary again next time.
+                _locator.Invalidate(primaryApi);
+            }
+            await ProxyErrorAsync(context, message).ConfigureAwait(false);
+        }
+    }
+
+    private static string ErrorText(HttpContext context, ForwarderError error)
+    {
+        var exception = context.GetForwarderErrorFeature()?.Exception;
+        var inner = exception;
+        while (inner?.InnerException is not null && inner is HttpRequestException or AggregateException)
+        {
+            inner = inner.InnerException;
+        }
+        return inner?.Message is { Length: > 0 } text ? text : error.ToString();
+    }
+
+    /// <summary>502 with upstream's body when nothing of the response was sent yet (else the connection is already cut).</summary>
+    private static Task ProxyErrorAsync(HttpContext context, string message) =>
+        context.Response.HasStarted || context.RequestAborted.IsCancellationRequested
+            ? Task.CompletedTask
+            : PlainTextAsync(context, StatusCodes.Status502BadGateway, "Proxy error: " + message);
+
+    /// <summary>Go's <c>http.Error</c>: status, plain text, <c>nosniff</c>, message and a newline.</summary>
+    private static Task PlainTextAsync(HttpContext context, int status, string message)
+    {
+        var response = context.Response;
+        response.Clear();
+        response.StatusCode = status;
+        response.Headers.ContentType = "text/plain; charset=utf-8";
+        response.Headers.XContentTypeOptions = "nosniff";
+        var body = Encoding.UTF8.GetBytes(message + "\n");
+        response.ContentLength = body.Length;
+        return response.Body.WriteAsync(body, context.RequestAborted).AsTask();
+    }
+
+    private void Debug(HttpContext context, string decision)
+    {
+        if (_options.Debug)
+        {
+            LogRoute(context.Request.Method, context.Request.Path.Value ?? "", decision);
+        }
+    }
+}
