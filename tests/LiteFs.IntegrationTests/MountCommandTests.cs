@@ -114,6 +114,8 @@ public class MountCommandTests
     [InlineData("lease:\n  type: \"static\"\n  candidat: true\n", "unknown key \"lease.candidat\"", "litefs.yml:3")]
     [InlineData("lease:\n  type: \"static\"\ndata:\n  retention: \"10 minutes\"\n", "data.retention", "litefs.yml:4")]
     [InlineData("lease:\n  type: \"zookeeper\"\n", "invalid lease type", null)]
+    [InlineData("lease:\n  type: \"static\"\nhttp:\n  addr: \"127.0.0.1:99999\"\n", "invalid http.addr", "litefs.yml:4")]
+    [InlineData("lease:\n  type: \"static\"\n\tcandidate: true\n", "invalid tab as indentation", "litefs.yml:3")]
     public void BadConfig_ExitsTwo_NamingKeyAndLine(string yaml, string text, string? line)
     {
         using var temp = new TempDir("litefs-config");

@@ -113,7 +113,7 @@ internal static class ConfigLoader
         }
         catch (DecoderFallbackException)
         {
-            throw new ConfigException($"{fileName}: invalid UTF-8 in the file (YAML files must be UTF-8 or UTF-16 text)");
+            throw new ConfigException($"{fileName}:{InvalidUtf8Line(bytes)}: invalid UTF-8 in the file (YAML files must be UTF-8 or UTF-16 text); re-save it as UTF-8");
         }
         return Parse(text, fileName, expandEnv, env);
     }
@@ -122,6 +122,27 @@ internal static class ConfigLoader
     /// Decodes the file strictly: UTF-8, or UTF-16 when it starts with a byte-order mark, as YAML
     /// allows. Invalid bytes are an error rather than silently replaced.
     /// </summary>
+    /// <summary>The line holding the first byte that is not UTF-8 (1 when it cannot be told).</summary>
+    private static int InvalidUtf8Line(ReadOnlySpan<byte> bytes)
+    {
+        Span<char> chars = stackalloc char[1024];
+        var at = 0;
+        while (at < bytes.Length)
+        {
+            var status = System.Text.Unicode.Utf8.ToUtf16(bytes[at..], chars, out var read, out _, replaceInvalidSequences: false);
+            at += read;
+            if (status is System.Buffers.OperationStatus.InvalidData or System.Buffers.OperationStatus.NeedMoreData)
+            {
+                return bytes[..at].Count((byte)'\n') + 1;
+            }
+            if (status == System.Buffers.OperationStatus.Done)
+            {
+                break;
+            }
+        }
+        return 1;
+    }
+
     private static string Decode(byte[] bytes)
     {
         ReadOnlySpan<byte> span = bytes;

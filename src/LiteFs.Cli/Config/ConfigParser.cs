@@ -40,7 +40,7 @@ internal sealed class ConfigParser
             var problem = ex.Message.StartsWith(Duplicate, StringComparison.Ordinal)
                 ? $"duplicate key \"{ex.Message[Duplicate.Length..]}\" (a key may appear only once in a mapping)"
                 : ex.Message;
-            throw new ConfigException($"{fileName}:{ex.Start.Line}: invalid YAML: {problem}");
+            throw new ConfigException($"{fileName}:{LineOf(ex, text)}: invalid YAML: {problem}");
         }
         if (stream.Documents.Count == 0)
         {
@@ -54,6 +54,28 @@ internal sealed class ConfigParser
             throw new ConfigException(string.Join('\n', parser._errors));
         }
         return config;
+    }
+
+    /// <summary>
+    /// The line a YAML error is on. YamlDotNet reports a tab in an indentation at the start of
+    /// the enclosing mapping (often line 1): the first line indented with a tab is the one to fix.
+    /// </summary>
+    private static long LineOf(YamlException ex, string text)
+    {
+        if (ex.Message.Contains("tab", StringComparison.OrdinalIgnoreCase))
+        {
+            var lines = text.Split('\n');
+            for (var i = 0; i < lines.Length; i++)
+            {
+                var indent = lines[i].AsSpan();
+                indent = indent[..(indent.Length - indent.TrimStart(" \t").Length)];
+                if (indent.Contains('\t'))
+                {
+                    return i + 1;
+                }
+            }
+        }
+        return ex.Start.Line;
     }
 
     private LiteFsConfig ReadRoot(YamlNode node)
@@ -103,7 +125,7 @@ internal sealed class ConfigParser
     private HttpConfig ReadHttp(Entry section, HttpConfig h) =>
         ReadSection(section, h, (e, h) => e.Name switch
         {
-            "addr" => h with { Addr = String(e, h.Addr) },
+            "addr" => h with { Addr = ListenAddr(e, h.Addr) },
             "snapshot-timeout" => h with { SnapshotTimeout = Duration(e, h.SnapshotTimeout) },
             _ => Unknown(e, h),
         });
@@ -248,6 +270,22 @@ internal sealed class ConfigParser
         }
         Error(e.Value, $"{e.Path}: expected a string, got {Describe(e.Value)}");
         return current;
+    }
+
+    /// <summary>A listen address (<c>host:port</c>), checked here so that a bad one is reported with its line, before anything starts.</summary>
+    private string ListenAddr(Entry e, string current)
+    {
+        var text = String(e, current);
+        try
+        {
+            _ = LiteFs.Http.ListenAddress.Parse(text);
+        }
+        catch (FormatException ex)
+        {
+            Error(e.Value, ex.Message);
+            return current;
+        }
+        return text;
     }
 
     private bool Bool(Entry e, bool current)

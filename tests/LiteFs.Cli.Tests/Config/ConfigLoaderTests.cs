@@ -175,12 +175,15 @@ public sealed class ConfigLoaderTests : IDisposable
         Assert.Equal("static", ConfigLoader.Load(utf16, expandEnv: true, NoEnv).Config.Lease.Type);
     }
 
-    [Fact]
-    public void Load_InvalidUtf8_IsAnError()
+    [Theory]
+    [InlineData("lease:\n  hostname: ", 2)]
+    [InlineData("", 1)]
+    [InlineData("# a comment \u00e9\nfuse:\n  dir: \"/litefs\"\nlease:\n  hostname: ", 5)]
+    public void Load_InvalidUtf8_IsAnError_OnItsLine(string before, int line)
     {
         var path = _dir.Combine("bad.yml");
-        File.WriteAllBytes(path, [.. Encoding.UTF8.GetBytes("lease:\n  hostname: "), 0xC3, 0x28, (byte)'\n']);
+        File.WriteAllBytes(path, [.. Encoding.UTF8.GetBytes(before), 0xC3, 0x28, (byte)'\n']);
         var ex = Assert.Throws<ConfigException>(() => ConfigLoader.Load(path, expandEnv: true, NoEnv));
-        Assert.StartsWith("bad.yml: invalid UTF-8", ex.Message, StringComparison.Ordinal);
+        Assert.StartsWith($"bad.yml:{line}: invalid UTF-8", ex.Message, StringComparison.Ordinal);
     }
 }

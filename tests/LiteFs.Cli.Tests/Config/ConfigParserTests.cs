@@ -8,6 +8,19 @@ public class ConfigParserTests
 
     internal static string ParseError(string yaml) => Assert.Throws<ConfigException>(() => Parse(yaml)).Message;
 
+    [Theory]
+    [InlineData("http:\n  addr: \"127.0.0.1:99999\"\n", "litefs.yml:2: invalid http.addr \"127.0.0.1:99999\": port \"99999\" is not a number from 0 to 65535")]
+    [InlineData("lease:\n  type: \"static\"\nhttp:\n  addr: \"localhost\"\n", "litefs.yml:4: invalid http.addr \"localhost\": missing port")]
+    [InlineData("http:\n  addr: \"::1:20202\"\n", "litefs.yml:2: invalid http.addr \"::1:20202\": an IPv6 address must be in brackets")]
+    public void BadHttpAddr_IsReportedWithItsLine(string yaml, string message) =>
+        Assert.StartsWith(message, ParseError(yaml), StringComparison.Ordinal);
+
+    [Theory]
+    [InlineData("fuse:\n  dir: \"/litefs\"\ndata:\n\tdir: \"/data\"\n", 4)]
+    [InlineData("lease:\n  type: \"static\"\n  candidate: true\n\t advertise-url: \"http://x\"\n", 4)]
+    public void TabIndentation_IsReportedOnItsLine(string yaml, int line) =>
+        Assert.StartsWith($"litefs.yml:{line}: invalid YAML:", ParseError(yaml), StringComparison.Ordinal);
+
     [Fact]
     public void Defaults_MatchUpstream()
     {
@@ -400,8 +413,8 @@ public class ConfigParserTests
     [Fact]
     public void StringFields_TakeAnyScalarText()
     {
-        var c = Parse("http:\n  addr: 8080\nlease:\n  hostname: true\n  advertise-url: 'http://h:1'\n");
-        Assert.Equal("8080", c.Http.Addr);
+        var c = Parse("fuse:\n  dir: 8080\nlease:\n  hostname: true\n  advertise-url: 'http://h:1'\n");
+        Assert.Equal("8080", c.Fuse.Dir);
         Assert.Equal("true", c.Lease.Hostname);
         Assert.Equal("http://h:1", c.Lease.AdvertiseUrl);
     }
