@@ -157,7 +157,7 @@ public sealed partial class Db
                 throw new LiteFsException($"{Name}: cannot record the deletion of a database whose page size is unknown");
             }
             var header = NewHeader(_pos.TxId.Next, 0);
-            FinishLtx(BeginLtx(header), Checksum.Flag);
+            FinishLtx(_ltx.Begin(header), Checksum.Flag);
             RemoveDatabaseFiles();
             Committed(header, Checksum.Flag);
         }

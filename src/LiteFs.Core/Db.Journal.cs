@@ -126,7 +126,7 @@ public sealed partial class Db
         var ltxHeader = NewHeader(txid, commit);
         var mode = JournalMode.Rollback;
         var buffer = ArrayPool<byte>.Shared.Rent(PageSize);
-        var encoder = BeginLtx(ltxHeader);
+        var encoder = _ltx.Begin(ltxHeader);
         try
         {
             var page = buffer.AsSpan(0, PageSize);

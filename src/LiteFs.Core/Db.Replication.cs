@@ -208,7 +208,7 @@ public sealed partial class Db
         LtxFilePool pool;
         using (EnterSync())
         {
-            pool = _filePool ??= new LtxFilePool(LtxDir);
+            pool = _ltx.Pool;
         }
         // A file made ahead of time: creating one costs more than the rest of a small apply.
         var temp = pool.Take() ?? ReceivingPath(System.IO.Path.GetFileName(final));

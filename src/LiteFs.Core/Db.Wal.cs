@@ -155,7 +155,7 @@ public sealed partial class Db
                     return;
                 }
                 SettleWal(durable: false);
-                (unsynced, written) = (UnsyncedLtx, _ltxWritten);
+                (unsynced, written) = (_ltx.Unsynced, _ltx.Written);
             }
             if (unsynced >= BackgroundSyncFiles && Interlocked.Exchange(ref _backgroundSync, 1) == 0)
             {
@@ -224,7 +224,7 @@ public sealed partial class Db
         }
         if (durable)
         {
-            SyncPendingLtx();
+            _ltx.SyncPending();
         }
     }
 
@@ -318,7 +318,7 @@ public sealed partial class Db
             // No write-access check here: SQLite has committed these transactions and told its
             // caller so; they are recorded whatever became of the lease since.
             var header = NewHeader(first, last, commit, start.Offset, end.Offset - start.Offset, start.Salt1, start.Salt2);
-            var encoder = BeginLtx(header);
+            var encoder = _ltx.Begin(header);
             try
             {
                 // One read per page: it is checksummed and encoded together.

@@ -111,21 +111,8 @@ public sealed partial class Db : IDisposable
     /// <summary>1 while a background sync of LTX files runs: atomic flag, set by the committer thread, cleared by the sync.</summary>
     private int _backgroundSync;
 
-    /// <summary>The LTX file being encoded, reused between files. Monitor.</summary>
-    private readonly MemoryStream _ltxBuffer = new();
-
-    /// <summary>Empty files made ahead of commits and receives, created on first use. Monitor (the pool is thread-safe).</summary>
-    private LtxFilePool? _filePool;
-
-    // LTX files written by this node so far, and how many of the first ones are known durable.
-    // Counts, not a pending number: several syncs may overlap (the committer's background sync,
-    // a checkpoint's, a commit's), and each one only vouches for the files written before it
-    // began. Monitor.
-    private long _ltxWritten;
-    private long _ltxSyncedThrough;
-
-    /// <summary>SQLite synced one of the database's files since the last commit. Monitor.</summary>
-    private bool _syncRequested;
+    /// <summary>Stores the LTX files this node records and counts their durability. Monitor (it checks).</summary>
+    private readonly LtxWriter _ltx;
 
     /// <summary>
     /// Where stored files holding several transactions end, by first TXID (group commits here,
@@ -157,6 +144,7 @@ public sealed partial class Db : IDisposable
         Name = name;
         Path = path;
         LtxDir = System.IO.Path.Combine(path, "ltx");
+        _ltx = new LtxWriter(name, LtxDir, _sync);
     }
 
     /// <summary>The database's name in the mount.</summary>
@@ -433,9 +421,9 @@ public sealed partial class Db : IDisposable
                 // In WAL mode the database file is synced by checkpoints, which settle the WAL first.
                 if (Mode == JournalMode.Rollback || _journalActive || kind == DbFileKind.Journal)
                 {
-                    _syncRequested = true;
+                    _ltx.RequestSync();
                 }
-                SyncPendingLtx();
+                _ltx.SyncPending();
             }
         }
     }
@@ -528,7 +516,7 @@ public sealed partial class Db : IDisposable
         using (EnterSync())
         {
             SettleWal(durable: false);
-            (unsynced, written) = (UnsyncedLtx, _ltxWritten);
+            (unsynced, written) = (_ltx.Unsynced, _ltx.Written);
         }
         if (unsynced > 0)
         {
@@ -543,10 +531,10 @@ public sealed partial class Db : IDisposable
     /// </summary>
     private void SyncLtxOutsideMonitor(long written)
     {
-        Posix.SyncFileSystem(LtxDir);
+        _ltx.SyncFileSystem();
         using (EnterSync())
         {
-            LtxSyncedThrough(written);
+            _ltx.MarkSyncedThrough(written);
         }
     }
 
@@ -647,8 +635,7 @@ public sealed partial class Db : IDisposable
                 _log.LogWarning("database {Name}: cannot sync LTX files at shutdown: {Reason}", Name, ex.Message);
             }
             _disposed = true;
-            _filePool?.Dispose();
-            _filePool = null;
+            _ltx.Dispose();
             for (var i = 0; i < _handles.Length; i++)
             {
                 _handles[i]?.Dispose();
