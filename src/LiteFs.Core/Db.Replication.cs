@@ -2,7 +2,6 @@ using System.Buffers;
 using LiteFs.Core.Locking;
 using LiteFs.Core.Replication;
 using LiteFs.Ltx;
-using Microsoft.Extensions.Logging;
 
 namespace LiteFs.Core;
 
@@ -140,7 +139,7 @@ public sealed partial class Db
         var last = Interlocked.Read(ref _lastRefusalLog);
         if (now - last >= 5000 && Interlocked.CompareExchange(ref _lastRefusalLog, now, last) == last)
         {
-            _log.LogWarning("write to {Name} refused: this node is a replica; send writes to the primary ({Reason})", Name, ex.Message);
+            DbLog.WriteRefused(_log, Name, ex.Message);
         }
         return ex;
     }

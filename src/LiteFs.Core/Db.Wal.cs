@@ -4,7 +4,6 @@ using System.Diagnostics;
 using LiteFs.Core.Locking;
 using LiteFs.Core.Sqlite;
 using LiteFs.Ltx;
-using Microsoft.Extensions.Logging;
 
 namespace LiteFs.Core;
 
@@ -212,7 +211,7 @@ public sealed partial class Db
         }
         catch (IOException ex)
         {
-            _log.LogWarning("database {Name}: cannot sync LTX files: {Reason}", Name, ex.Message);
+            DbLog.SyncFailed(_log, Name, ex.Message);
         }
         finally
         {

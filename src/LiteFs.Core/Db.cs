@@ -43,7 +43,7 @@ public sealed partial class Db : IDisposable
     internal Db(IDbHost host, string name, string path)
     {
         _host = host;
-        _log = host.Logger;
+        _log = host.LoggerFactory.CreateLogger<Db>();
         Name = name;
         Path = path;
         LtxDir = System.IO.Path.Combine(path, "ltx");
@@ -496,11 +496,11 @@ public sealed partial class Db : IDisposable
             }
             catch (FatalDatabaseException ex)
             {
-                _log.LogWarning("database {Name}: cannot record WAL transactions at shutdown: {Reason}", Name, ex.Message);
+                DbLog.ShutdownRecordFailed(_log, Name, ex.Message);
             }
             catch (IOException ex)
             {
-                _log.LogWarning("database {Name}: cannot sync LTX files at shutdown: {Reason}", Name, ex.Message);
+                DbLog.ShutdownSyncFailed(_log, Name, ex.Message);
             }
             _disposed = true;
             _filePool?.Dispose();

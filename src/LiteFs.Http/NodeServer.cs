@@ -54,14 +54,18 @@ public sealed partial class NodeServer : IAsyncDisposable
     private int _streamCount;
     private int _disposed;
 
-    /// <summary>Creates the server for <paramref name="store"/>; nothing listens until <see cref="StartAsync"/>.</summary>
-    public NodeServer(Store store, NodeServerOptions? options = null, ILogger? logger = null)
+    /// <summary>
+    /// Creates the server for <paramref name="store"/>; nothing listens until <see cref="StartAsync"/>.
+    /// The server and its streams log to their own categories of <paramref name="loggerFactory"/>.
+    /// </summary>
+    public NodeServer(Store store, NodeServerOptions? options = null, ILoggerFactory? loggerFactory = null)
     {
         ArgumentNullException.ThrowIfNull(store);
         _store = store;
         _options = options ?? new NodeServerOptions();
-        _logger = logger ?? NullLogger.Instance;
-        _streamer = new PrimaryStreamer(store, _options.SnapshotTimeout, _logger);
+        loggerFactory ??= NullLoggerFactory.Instance;
+        _logger = loggerFactory.CreateLogger<NodeServer>();
+        _streamer = new PrimaryStreamer(store, _options.SnapshotTimeout, loggerFactory);
     }
 
     /// <summary>The bound endpoint once started (the real port when the address asked for port 0).</summary>

@@ -44,12 +44,12 @@ public sealed partial class ReplicaClient : IDisposable
     private int _failures;
 
     /// <summary>Creates the loop; nothing happens until <see cref="Start"/>.</summary>
-    public ReplicaClient(Store store, IPrimaryClient client, ReplicaOptions? options = null, ILogger? logger = null)
+    public ReplicaClient(Store store, IPrimaryClient client, ReplicaOptions? options = null, ILoggerFactory? loggerFactory = null)
     {
         _store = store;
         _client = client;
         _options = options ?? new ReplicaOptions();
-        _logger = logger ?? NullLogger.Instance;
+        _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<ReplicaClient>();
     }
 
     /// <summary>Whether a stream is open now.</summary>
