@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Buffers.Binary;
-using System.Diagnostics;
 using LiteFs.Core.Locking;
 using LiteFs.Core.Sqlite;
 using LiteFs.Ltx;
@@ -153,12 +152,12 @@ public sealed partial class Db
     /// </summary>
     internal static readonly TimeSpan MinFileInterval = TimeSpan.FromMilliseconds(2);
 
-    /// <summary>When the last LTX file of a WAL pass was written (Stopwatch timestamp), 0 before any.</summary>
+    /// <summary>When the last LTX file of a WAL pass was written (a <see cref="IDbHost.Time"/> timestamp), 0 before any.</summary>
     private long _lastWalFile;
 
     /// <summary>How long the committer should wait before this database's next pass.</summary>
     internal TimeSpan CommitterWait() =>
-        Volatile.Read(ref _lastWalFile) is var last and not 0 ? MinFileInterval - Stopwatch.GetElapsedTime(last) : TimeSpan.Zero;
+        Volatile.Read(ref _lastWalFile) is var last and not 0 ? MinFileInterval - _host.Time.GetElapsedTime(last) : TimeSpan.Zero;
 
     /// <summary>LTX files written without a sync after which the committer syncs them itself, off SQLite's path.</summary>
     private const int BackgroundSyncFiles = 256;
@@ -377,7 +376,7 @@ public sealed partial class Db
             _wal = end;
             PageCount = commit;
             Committed(header, post);
-            Volatile.Write(ref _lastWalFile, Stopwatch.GetTimestamp());
+            Volatile.Write(ref _lastWalFile, _host.Time.GetTimestamp());
             return true;
         }
         finally

@@ -128,7 +128,7 @@ public sealed partial class NodeServer : IAsyncDisposable
         void Configure(ListenOptions listen)
         {
             listen.Protocols = HttpProtocols.Http1AndHttp2;
-            listen.Use(next => connection => H2cPrefaceDetector.OnConnectionAsync(connection, next));
+            listen.Use(next => connection => H2cPrefaceDetector.OnConnectionAsync(connection, next, _store.Time));
         }
         if (ip is null)
         {
