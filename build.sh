@@ -9,9 +9,9 @@
 #                                 (e.g. linux-arm): dist/litefs-RID/, run as dist/litefs-RID/litefs
 #                                 on a machine with the .NET 10 runtime.
 #
-# An executable newer than every source file is kept (FORCE=1 rebuilds). Installs the toolchain
-# packages it needs when run as root. Build output stays in .build/release, away from the
-# solution's own build, so it can run while tests build.
+# An executable built from the current commit and newer than every source file is kept (FORCE=1
+# rebuilds). Installs the toolchain packages it needs when run as root. Build output stays in
+# .build/release, away from the solution's own build, so it can run while tests build.
 set -euo pipefail
 cd "$(dirname "$0")"
 root="$PWD"
@@ -57,9 +57,13 @@ need() {
   apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
-# Whether $1 exists and no source file is newer.
+# The commit the sources are at (the executable names it in `litefs version`), or "none".
+commit() { git -C "$root" rev-parse HEAD 2>/dev/null || echo none; }
+
+# Whether $1 exists, was built from the current commit, and no source file is newer.
 up_to_date() {
-  [ -z "${FORCE:-}" ] && [ -e "$1" ] && [ -z "$(find "$root/src" "$root/Directory.Build.props" "$root/Directory.Packages.props" \
+  [ -z "${FORCE:-}" ] && [ -e "$1" ] && [ "$(cat "$1.commit" 2>/dev/null)" = "$(commit)" ] \
+    && [ -z "$(find "$root/src" "$root/Directory.Build.props" "$root/Directory.Packages.props" \
     "$root/build.sh" -newer "$1" \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' -o -name 'build.sh' \) -print -quit)" ]
 }
 
@@ -99,6 +103,7 @@ release() {
   publish "$rid" "${args[@]}" -o "$tmp"
   cp "$tmp/litefs" "$out.tmp"
   mv "$out.tmp" "$out"
+  commit > "$out.commit"
   echo "dist/litefs-$rid: $(du -h "$out" | cut -f1), Native AOT"
 }
 

@@ -61,7 +61,7 @@ using var loggerFactory = LoggerFactory.Create(builder => builder
     // Logs go to stderr: stdout carries only the "mounted" line.
     .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace)
     .SetMinimumLevel(debug ? LogLevel.Debug : LogLevel.Warning));
-mountOptions.Logger = loggerFactory.CreateLogger("litefs-loopback");
+mountOptions.LoggerFactory = loggerFactory;
 mountOptions.Debug = debug;
 
 try

@@ -3,13 +3,11 @@ using Microsoft.Extensions.Logging;
 namespace LiteFs.Cli;
 
 /// <summary>
-/// A small logger writing one line per message to standard error: the level, then the message.
-/// Enough for a node's log; no dependency on the logging host.
+/// A logger writing one line per message: the level, then the message (the category is not
+/// written). With <c>timestamps</c>, the UTC time instead of <c>level=</c>.
 /// </summary>
-internal sealed class ConsoleLog(TextWriter output, bool debug, bool timestamps = false) : ILogger
+internal sealed class ConsoleLog(TextWriter output, bool debug, bool timestamps, Lock sync) : ILogger
 {
-    private readonly object _sync = new();
-
     public IDisposable? BeginScope<TState>(TState state)
         where TState : notnull => null;
 
@@ -31,7 +29,7 @@ internal sealed class ConsoleLog(TextWriter output, bool debug, bool timestamps 
         var line = timestamps
             ? $"{DateTimeOffset.UtcNow:yyyy-MM-ddTHH:mm:ss.fffZ} {level} {formatter(state, exception)}"
             : $"level={level} {formatter(state, exception)}";
-        lock (_sync)
+        lock (sync)
         {
             output.WriteLine(exception is null ? line : $"{line}: {exception.Message}");
         }

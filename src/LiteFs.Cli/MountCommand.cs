@@ -92,7 +92,7 @@ internal static partial class MountCommand
     /// </summary>
     private sealed class MountedNode(LiteFsConfig config, bool skipUnmount, TextWriter stdout, TextWriter stderr) : IDisposable
     {
-        private readonly ConsoleLog _log = new(stderr, config.Log.Debug, config.Log.Timestamp);
+        private readonly ConsoleLoggerProvider _log = new(stderr, config.Log.Debug, config.Log.Timestamp);
         private readonly TaskCompletionSource<int> _signal = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         /// <summary>Completed by the store, from the thread that failed, when the node cannot go on writing.</summary>
@@ -190,7 +190,7 @@ internal static partial class MountCommand
             {
                 AllowOther = config.Fuse.AllowOther,
                 Debug = config.Fuse.Debug,
-                Logger = _log,
+                LoggerFactory = _log,
                 UseFusermount = Native.GetEuid() != 0,
                 DetachStaleMount = !skipUnmount,
             };

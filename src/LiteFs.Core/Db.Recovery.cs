@@ -2,7 +2,6 @@ using System.Buffers;
 using System.Buffers.Binary;
 using LiteFs.Core.Sqlite;
 using LiteFs.Ltx;
-using Microsoft.Extensions.Logging;
 
 namespace LiteFs.Core;
 
@@ -23,7 +22,7 @@ public sealed partial class Db
             var length = File.Exists(dbPath) ? new FileInfo(dbPath).Length : 0;
             if (length > 0 && !HasSqliteHeader(dbPath))
             {
-                _log.LogWarning("database {Name}: file is not a SQLite database; discarding its folder, it will be replicated again", Name);
+                DbLog.NotSqlite(_log, Name);
                 Directory.Delete(Path, recursive: true);
                 Directory.CreateDirectory(Path);
             }
@@ -114,7 +113,7 @@ public sealed partial class Db
         }
         if (_pos != before)
         {
-            _log.LogWarning("database {Name}: recovered WAL transactions after {Before} that had no LTX file; now at {Pos}", Name, before, _pos);
+            DbLog.RecoveredWal(_log, Name, before, _pos);
         }
         CheckpointWal();
     }
@@ -139,7 +138,7 @@ public sealed partial class Db
             }
             catch (LtxFormatException ex) when (i == files.Count - 1 && files.Count > 1)
             {
-                _log.LogWarning("database {Name}: newest LTX file {File} is incomplete ({Reason}); setting it aside", Name, System.IO.Path.GetFileName(files[i].Path), ex.Message);
+                DbLog.IncompleteLtx(_log, Name, System.IO.Path.GetFileName(files[i].Path), ex.Message);
                 File.Move(files[i].Path, files[i].Path + ".corrupt", overwrite: true);
             }
         }
@@ -286,7 +285,7 @@ public sealed partial class Db
                 if (!_host.IsWritable(this))
                 {
                     // Only a writer's own WAL can hold transactions that belong in its history.
-                    _log.LogInformation("database {Name}: truncating WAL from {Size} to {End} bytes: frames after TXID {TxId} have no LTX file", Name, size, end, newest.MaxTxId);
+                    DbLog.TruncatingWal(_log, Name, size, end, newest.MaxTxId);
                     RandomAccess.SetLength(wal, end);
                     return 0;
                 }
@@ -299,10 +298,10 @@ public sealed partial class Db
             // starts a new generation only once the previous one is checkpointed whole, and the
             // node records (durably) every transaction of a generation before its header is
             // replaced. Its committed transactions are recorded next.
-            _log.LogInformation("database {Name}: the WAL is a new generation after the newest LTX file; recording its transactions", Name);
+            DbLog.NewWalGeneration(_log, Name);
             return WalHeader.Size;
         }
-        _log.LogInformation("database {Name}: WAL salts differ from the newest LTX file; setting it aside as wal.removed", Name);
+        DbLog.WalSetAside(_log, Name);
         CloseHandle(DbFileKind.Wal);
         File.Move(walPath, System.IO.Path.Combine(Path, "wal.removed"), overwrite: true);
         return 0;
@@ -369,7 +368,7 @@ public sealed partial class Db
             RandomAccess.FlushToDisk(database);
             PageCount = (uint)originalSize;
             _host.Invalidator.InvalidateData(Name, DbFileKind.Database, 0, -1);
-            _log.LogInformation("database {Name}: rolled back hot journal", Name);
+            DbLog.HotJournalRolledBack(_log, Name);
         }
         CloseHandle(DbFileKind.Journal);
         DeleteFile(FilePath(DbFileKind.Journal));
@@ -433,7 +432,7 @@ public sealed partial class Db
         }
         catch (InvalidDataException ex)
         {
-            _log.LogWarning("database {Name}: WAL ignored: {Reason}", Name, ex.Message);
+            DbLog.WalIgnored(_log, Name, ex.Message);
             reader = null;
         }
         if (reader is not null)

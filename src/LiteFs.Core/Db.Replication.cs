@@ -2,7 +2,6 @@ using System.Buffers;
 using LiteFs.Core.Locking;
 using LiteFs.Core.Replication;
 using LiteFs.Ltx;
-using Microsoft.Extensions.Logging;
 
 namespace LiteFs.Core;
 
@@ -20,7 +19,7 @@ public sealed partial class Db
     internal LockSet AcquireWriteLock(CancellationToken cancellationToken, TimeSpan? timeout = null)
     {
         var owner = NewInternalOwner();
-        var deadline = timeout is { } t ? Environment.TickCount64 + (long)t.TotalMilliseconds : long.MaxValue;
+        var deadline = timeout is { } t ? Deadline(_host.Time, t) : long.MaxValue;
         var set = new LockSet(this, owner);
         if (Mode == JournalMode.Rollback)
         {
@@ -87,12 +86,25 @@ public sealed partial class Db
         return set;
     }
 
-    private static void RetryUntil(Func<bool> attempt, long deadline, CancellationToken cancellationToken, LockSet set)
+    /// <summary>The <paramref name="time"/> timestamp <paramref name="timeout"/> from now.</summary>
+    private static long Deadline(TimeProvider time, TimeSpan timeout)
+    {
+        var ticks = (double)timeout.Ticks / TimeSpan.TicksPerSecond * time.TimestampFrequency;
+        var now = time.GetTimestamp();
+        return ticks >= long.MaxValue - now ? long.MaxValue : now + (long)ticks;
+    }
+
+    /// <summary>
+    /// Calls <paramref name="attempt"/> until it succeeds, or throws once the host's clock passed
+    /// <paramref name="deadline"/> (a timestamp) or the token is cancelled. The sleeps between
+    /// attempts only pace the polling.
+    /// </summary>
+    private void RetryUntil(Func<bool> attempt, long deadline, CancellationToken cancellationToken, LockSet set)
     {
         var delay = 0;
         while (!attempt())
         {
-            if (cancellationToken.IsCancellationRequested || Environment.TickCount64 >= deadline)
+            if (cancellationToken.IsCancellationRequested || (deadline != long.MaxValue && _host.Time.GetTimestamp() >= deadline))
             {
                 set.Dispose();
                 cancellationToken.ThrowIfCancellationRequested();
@@ -131,11 +143,11 @@ public sealed partial class Db
     /// <summary>Logs a write refused on a replica (at most one line every 5 s per database) and returns the exception to throw.</summary>
     private LiteFsException Refused(LiteFsException ex)
     {
-        var now = Environment.TickCount64;
+        var now = _host.Time.GetTimestamp();
         var last = Interlocked.Read(ref _lastRefusalLog);
-        if (now - last >= 5000 && Interlocked.CompareExchange(ref _lastRefusalLog, now, last) == last)
+        if ((last == 0 || _host.Time.GetElapsedTime(last, now) >= TimeSpan.FromSeconds(5)) && Interlocked.CompareExchange(ref _lastRefusalLog, now, last) == last)
         {
-            _log.LogWarning("write to {Name} refused: this node is a replica; send writes to the primary ({Reason})", Name, ex.Message);
+            DbLog.WriteRefused(_log, Name, ex.Message);
         }
         return ex;
     }

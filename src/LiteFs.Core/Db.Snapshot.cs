@@ -46,11 +46,8 @@ public sealed partial class Db
             Name = Name,
         };
         // Zero means no limit (upstream fails every snapshot then, so such a replica never syncs).
-        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        if (timeout > TimeSpan.Zero)
-        {
-            limit.CancelAfter(timeout);
-        }
+        using var deadline = timeout > TimeSpan.Zero ? new CancellationTokenSource(timeout, _host.Time) : new CancellationTokenSource();
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
         try
         {
             LtxSnapshot.Write(pages, pageSize, commit, output, pos.TxId, options, commit == 0 ? Checksum.Flag : pos.PostApplyChecksum, limit.Token);

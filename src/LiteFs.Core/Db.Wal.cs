@@ -1,10 +1,8 @@
 using System.Buffers;
 using System.Buffers.Binary;
-using System.Diagnostics;
 using LiteFs.Core.Locking;
 using LiteFs.Core.Sqlite;
 using LiteFs.Ltx;
-using Microsoft.Extensions.Logging;
 
 namespace LiteFs.Core;
 
@@ -131,7 +129,7 @@ public sealed partial class Db
 
     /// <summary>How long the committer should wait before this database's next pass.</summary>
     internal TimeSpan CommitterWait() =>
-        Volatile.Read(ref _lastWalFile) is var last and not 0 ? MinFileInterval - Stopwatch.GetElapsedTime(last) : TimeSpan.Zero;
+        Volatile.Read(ref _lastWalFile) is var last and not 0 ? MinFileInterval - _host.Time.GetElapsedTime(last) : TimeSpan.Zero;
 
     /// <summary>LTX files written without a sync after which the committer syncs them itself, off SQLite's path.</summary>
     private const int BackgroundSyncFiles = 256;
@@ -181,7 +179,7 @@ public sealed partial class Db
         }
         catch (IOException ex)
         {
-            _log.LogWarning("database {Name}: cannot sync LTX files: {Reason}", Name, ex.Message);
+            DbLog.SyncFailed(_log, Name, ex.Message);
         }
         finally
         {
@@ -349,7 +347,7 @@ public sealed partial class Db
             _wal = end;
             PageCount = commit;
             Committed(header, post);
-            Volatile.Write(ref _lastWalFile, Stopwatch.GetTimestamp());
+            Volatile.Write(ref _lastWalFile, _host.Time.GetTimestamp());
             return true;
         }
         finally

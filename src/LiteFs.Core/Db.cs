@@ -105,7 +105,7 @@ public sealed partial class Db : IDisposable
     /// <summary>1 while a committer pass is queued: atomic flag, set by the thread that queues it, cleared by the committer thread.</summary>
     private int _committerQueued;
 
-    /// <summary>When the committer last wrote an LTX file (Stopwatch timestamp), 0 before any. Monitor; read by the committer's scheduling (Volatile).</summary>
+    /// <summary>When the committer last wrote an LTX file (a <see cref="IDbHost.Time"/> timestamp), 0 before any. Monitor; read by the committer's scheduling (Volatile).</summary>
     private long _lastWalFile;
 
     /// <summary>1 while a background sync of LTX files runs: atomic flag, set by the committer thread, cleared by the sync.</summary>
@@ -131,8 +131,8 @@ public sealed partial class Db : IDisposable
 
     // Replica side.
 
-    /// <summary>When a refused write was last logged (Environment.TickCount64): changed only with Interlocked.</summary>
-    private long _lastRefusalLog = -5000;
+    /// <summary>When a refused write was last logged (a <see cref="IDbHost.Time"/> timestamp), 0 before any: changed only with Interlocked.</summary>
+    private long _lastRefusalLog;
 
     /// <summary>Lock owners of the node's own operations, far from the values the kernel gives FUSE lock owners: Interlocked.</summary>
     private static long s_nextInternalOwner = unchecked((long)0xF1F5_0000_0000_0000);
@@ -140,7 +140,7 @@ public sealed partial class Db : IDisposable
     internal Db(IDbHost host, string name, string path)
     {
         _host = host;
-        _log = host.Logger;
+        _log = host.LoggerFactory.CreateLogger<Db>();
         Name = name;
         Path = path;
         LtxDir = System.IO.Path.Combine(path, "ltx");
@@ -628,11 +628,11 @@ public sealed partial class Db : IDisposable
             }
             catch (FatalDatabaseException ex)
             {
-                _log.LogWarning("database {Name}: cannot record WAL transactions at shutdown: {Reason}", Name, ex.Message);
+                DbLog.ShutdownRecordFailed(_log, Name, ex.Message);
             }
             catch (IOException ex)
             {
-                _log.LogWarning("database {Name}: cannot sync LTX files at shutdown: {Reason}", Name, ex.Message);
+                DbLog.ShutdownSyncFailed(_log, Name, ex.Message);
             }
             _disposed = true;
             _ltx.Dispose();

@@ -15,8 +15,8 @@ internal interface IDbHost
     /// <summary>The clock.</summary>
     TimeProvider Time { get; }
 
-    /// <summary>The log.</summary>
-    ILogger Logger { get; }
+    /// <summary>Where the node logs: each database logs to its own category.</summary>
+    ILoggerFactory LoggerFactory { get; }
 
     /// <summary>Tells the kernel about changes the node made behind SQLite's back.</summary>
     ICacheInvalidator Invalidator { get; }

@@ -49,11 +49,15 @@ public sealed partial class Store : IDbHost, IDisposable
     private Task? _retention;
     private IDisposable? _dataDirLock;
 
-    /// <summary>Creates a store; nothing is read until <see cref="Open"/>.</summary>
-    public Store(StoreOptions options, ILogger? logger = null, TimeProvider? time = null)
+    /// <summary>
+    /// Creates a store; nothing is read until <see cref="Open"/>. The store and its databases log
+    /// to their own categories of <paramref name="loggerFactory"/>.
+    /// </summary>
+    public Store(StoreOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? time = null)
     {
         _options = options;
-        _logger = logger ?? NullLogger.Instance;
+        LoggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
+        _logger = LoggerFactory.CreateLogger<Store>();
         if (options.Lease.IsPrimary)
         {
             _primaryTimestamp = 0;
@@ -94,7 +98,7 @@ public sealed partial class Store : IDbHost, IDisposable
     public TimeProvider Time { get; }
 
     /// <inheritdoc />
-    public ILogger Logger => _logger;
+    public ILoggerFactory LoggerFactory { get; }
 
     /// <inheritdoc />
     public ICacheInvalidator Invalidator { get; set; } = NullCacheInvalidator.Instance;

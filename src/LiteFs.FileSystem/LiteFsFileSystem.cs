@@ -19,11 +19,14 @@ public sealed class LiteFsFileSystem : ICacheInvalidator, IDisposable
     private FuseMount? _mount;
     private long _nextIndex;
 
-    /// <summary>Creates the file system for <paramref name="store"/>; <see cref="Mount"/> makes it visible.</summary>
-    public LiteFsFileSystem(Store store, ILogger? logger = null)
+    /// <summary>
+    /// Creates the file system for <paramref name="store"/>; <see cref="Mount"/> makes it visible.
+    /// The FUSE library logs through <paramref name="loggerFactory"/> unless the mount options name another.
+    /// </summary>
+    public LiteFsFileSystem(Store store, ILoggerFactory? loggerFactory = null)
     {
         Store = store;
-        Logger = logger;
+        LoggerFactory = loggerFactory;
         Root = new RootNode(this);
         Started = Timespec.Now;
         Uid = Native.GetUid();
@@ -32,7 +35,7 @@ public sealed class LiteFsFileSystem : ICacheInvalidator, IDisposable
 
     internal Store Store { get; }
 
-    internal ILogger? Logger { get; }
+    internal ILoggerFactory? LoggerFactory { get; }
 
     internal RootNode Root { get; }
 
@@ -57,6 +60,7 @@ public sealed class LiteFsFileSystem : ICacheInvalidator, IDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         options.ExceptionMapper ??= Errors.ToErrno;
+        options.LoggerFactory ??= LoggerFactory;
         // Every file's attributes are fresh on each stat: sizes and positions change behind the kernel's back.
         options.AttributeTimeout = TimeSpan.Zero;
         options.EntryTimeout = TimeSpan.FromMinutes(1);

@@ -74,7 +74,7 @@ public sealed partial class FuseMount : IDisposable
         ArgumentNullException.ThrowIfNull(root);
         options ??= new MountOptions();
         options.Validate();
-        var logger = options.Logger ?? NullLogger.Instance;
+        var logger = (options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger<FuseMount>();
         var path = Path.TrimEndingDirectorySeparator(Path.GetFullPath(mountPoint));
         PrepareMountPoint(path, options, logger);
 

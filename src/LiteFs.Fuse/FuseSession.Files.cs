@@ -85,8 +85,9 @@ internal sealed unsafe partial class FuseSession
                 // The node names another file now (the old one was removed and a new one made)
                 // while opens of the old one are still to be released: their backing must not
                 // serve the new file. Releases follow closes closely; wait for them a little.
-                var deadline = Environment.TickCount64 + 1000;
-                while (node.BackingUsers > 0 && Environment.TickCount64 < deadline)
+                var time = _options.TimeProvider;
+                var start = time.GetTimestamp();
+                while (node.BackingUsers > 0 && time.GetElapsedTime(start) < TimeSpan.FromSeconds(1))
                 {
                     Monitor.Wait(node, 10);
                 }

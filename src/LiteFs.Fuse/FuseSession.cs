@@ -32,7 +32,7 @@ internal sealed unsafe partial class FuseSession
     {
         _fd = fd;
         _options = options;
-        _logger = options.Logger ?? NullLogger.Instance;
+        _logger = (options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger<FuseSession>();
         _debug = options.Debug && _logger.IsEnabled(LogLevel.Debug);
         Privileged = privileged;
         var rootErrno = root.GetAttributes(default, null, out var rootAttributes);

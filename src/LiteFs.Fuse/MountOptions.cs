@@ -59,8 +59,14 @@ public sealed class MountOptions
     /// <summary>Log every request and reply at Debug level (the "-d" of FUSE tools).</summary>
     public bool Debug { get; set; }
 
-    /// <summary>Where the library logs. Default: nowhere.</summary>
-    public ILogger? Logger { get; set; }
+    /// <summary>The clock the library's waits are measured on. Default: the system's.</summary>
+    public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
+
+    /// <summary>
+    /// Where the library logs: one category per class that logs (<c>LiteFs.Fuse.FuseMount</c>,
+    /// <c>LiteFs.Fuse.FuseSession</c>). Default: nowhere.
+    /// </summary>
+    public ILoggerFactory? LoggerFactory { get; set; }
 
     /// <summary>
     /// Unmount when the process receives SIGINT or SIGTERM (the mount's

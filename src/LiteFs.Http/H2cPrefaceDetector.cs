@@ -31,9 +31,9 @@ internal static class H2cPrefaceDetector
     }
 
     /// <summary>The connection middleware: classify, mark h2 connections, continue.</summary>
-    public static async Task OnConnectionAsync(ConnectionContext connection, ConnectionDelegate next)
+    public static async Task OnConnectionAsync(ConnectionContext connection, ConnectionDelegate next, TimeProvider time)
     {
-        if (await IsHttp2Async(connection.Transport.Input, connection.ConnectionClosed).ConfigureAwait(false))
+        if (await IsHttp2Async(connection.Transport.Input, connection.ConnectionClosed, time).ConfigureAwait(false))
         {
             var feature = new NegotiatedH2Feature();
             connection.Features.Set<ITlsConnectionFeature>(feature);
@@ -47,10 +47,10 @@ internal static class H2cPrefaceDetector
     /// unconsumed, and the examined position where the previous read left it, so Kestrel's first
     /// read returns the buffered bytes at once instead of waiting for more.
     /// </summary>
-    internal static async ValueTask<bool> IsHttp2Async(PipeReader input, CancellationToken connectionClosed)
+    internal static async ValueTask<bool> IsHttp2Async(PipeReader input, CancellationToken connectionClosed, TimeProvider time)
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(connectionClosed);
-        timeout.CancelAfter(PeekTimeout);
+        using var peek = new CancellationTokenSource(PeekTimeout, time);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(connectionClosed, peek.Token);
         long examined = 0;
         while (true)
         {

@@ -105,7 +105,7 @@ public sealed partial class NodeServer
         Post(PrimaryEvent("init", primary.IsPrimary, primary.KnownPrimaryHostname));
         _store.Transaction += OnTransaction;
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, _shutdown.Token);
-        var timer = new Timer(_ => PollPrimary(), null, PrimaryPollInterval, PrimaryPollInterval);
+        var timer = _store.Time.CreateTimer(_ => PollPrimary(), null, PrimaryPollInterval, PrimaryPollInterval);
         try
         {
             await response.StartAsync(stop.Token).ConfigureAwait(false);

@@ -64,14 +64,18 @@ public sealed partial class NodeServer : IAsyncDisposable
     private int _streamCount;
     private int _disposed;
 
-    /// <summary>Creates the server for <paramref name="store"/>; nothing listens until <see cref="StartAsync"/>.</summary>
-    public NodeServer(Store store, NodeServerOptions? options = null, ILogger? logger = null)
+    /// <summary>
+    /// Creates the server for <paramref name="store"/>; nothing listens until <see cref="StartAsync"/>.
+    /// The server and its streams log to their own categories of <paramref name="loggerFactory"/>.
+    /// </summary>
+    public NodeServer(Store store, NodeServerOptions? options = null, ILoggerFactory? loggerFactory = null)
     {
         ArgumentNullException.ThrowIfNull(store);
         _store = store;
         _options = options ?? new NodeServerOptions();
-        _logger = logger ?? NullLogger.Instance;
-        _streamer = new PrimaryStreamer(store, _options.SnapshotTimeout, _logger);
+        loggerFactory ??= NullLoggerFactory.Instance;
+        _logger = loggerFactory.CreateLogger<NodeServer>();
+        _streamer = new PrimaryStreamer(store, _options.SnapshotTimeout, loggerFactory);
     }
 
     /// <summary>The bound endpoint once started (the real port when the address asked for port 0).</summary>
@@ -134,7 +138,7 @@ public sealed partial class NodeServer : IAsyncDisposable
         void Configure(ListenOptions listen)
         {
             listen.Protocols = HttpProtocols.Http1AndHttp2;
-            listen.Use(next => connection => H2cPrefaceDetector.OnConnectionAsync(connection, next));
+            listen.Use(next => connection => H2cPrefaceDetector.OnConnectionAsync(connection, next, _store.Time));
         }
         if (ip is null)
         {

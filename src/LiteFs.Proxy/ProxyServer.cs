@@ -52,14 +52,14 @@ public sealed partial class ProxyServer : IAsyncDisposable
 
     /// <summary>Checks the options (upstream's start-up errors) and prepares the proxy; nothing listens until <see cref="StartAsync"/>.</summary>
     /// <exception cref="ProxyConfigurationException">A required setting is missing or a pattern is invalid.</exception>
-    public ProxyServer(Store store, ProxyOptions options, ILogger? logger = null, TimeProvider? time = null)
+    public ProxyServer(Store store, ProxyOptions options, ILoggerFactory? loggers = null, TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         _store = store;
         _options = options;
-        _logger = logger ?? NullLogger.Instance;
+        _logger = (loggers ?? NullLoggerFactory.Instance).CreateLogger<ProxyServer>();
         _time = time ?? TimeProvider.System;
         _router = new RequestRouter(options);
         _targetPrefix = "http://" + options.Target;
@@ -113,7 +113,7 @@ public sealed partial class ProxyServer : IAsyncDisposable
         void Configure(ListenOptions listen)
         {
             listen.Protocols = HttpProtocols.Http1AndHttp2;
-            listen.Use(next => connection => LiteFs.Http.H2cPrefaceDetector.OnConnectionAsync(connection, next));
+            listen.Use(next => connection => LiteFs.Http.H2cPrefaceDetector.OnConnectionAsync(connection, next, _time));
         }
         if (ip is null)
         {
@@ -254,21 +254,21 @@ public sealed partial class ProxyServer : IAsyncDisposable
         }
     }
 
-    [LoggerMessage(400, LogLevel.Information, "proxy server listening on {EndPoint}, application at {Target}, tracking {Db}")]
+    [LoggerMessage(700, LogLevel.Information, "proxy server listening on {EndPoint}, application at {Target}, tracking {Db}")]
     private partial void LogListening(string endPoint, string target, string db);
 
-    [LoggerMessage(401, LogLevel.Information, "proxy: {Method} {Path}: {Decision}")]
+    [LoggerMessage(701, LogLevel.Information, "proxy: {Method} {Path}: {Decision}")]
     private partial void LogRoute(string method, string path, string decision);
 
-    [LoggerMessage(402, LogLevel.Warning, "proxy: {Method} {Path}: application error: {Error}")]
+    [LoggerMessage(702, LogLevel.Warning, "proxy: {Method} {Path}: application error: {Error}")]
     private partial void LogUpstreamError(string method, string path, string error);
 
-    [LoggerMessage(403, LogLevel.Warning, "proxy: {Method} {Path}: cannot forward to the primary: {Error}")]
+    [LoggerMessage(703, LogLevel.Warning, "proxy: {Method} {Path}: cannot forward to the primary: {Error}")]
     private partial void LogForwardError(string method, string path, string error);
 
-    [LoggerMessage(404, LogLevel.Information, "proxy: primary {Primary} publishes no proxy URL (an upstream LiteFS node?): answering writes with fly-replay instead of forwarding them")]
+    [LoggerMessage(704, LogLevel.Information, "proxy: primary {Primary} publishes no proxy URL (an upstream LiteFS node?): answering writes with fly-replay instead of forwarding them")]
     private partial void LogFlyReplayFallback(string primary);
 
-    [LoggerMessage(405, LogLevel.Warning, "proxy: {Method} {Path}: write forwarded by node {From} reached this node, which is not the primary: 503")]
+    [LoggerMessage(705, LogLevel.Warning, "proxy: {Method} {Path}: write forwarded by node {From} reached this node, which is not the primary: 503")]
     private partial void LogForwardedToReplica(string method, string path, string from);
 }

@@ -96,7 +96,7 @@ public sealed class DispatchTests : IDisposable
     public void DebugMode_LogsEveryRequestAndReply()
     {
         var logger = new ListLogger();
-        using (var mount = Mount(new MountOptions { Debug = true, Logger = logger }))
+        using (var mount = Mount(new MountOptions { Debug = true, LoggerFactory = logger }))
         {
             Assert.Equal("AAAA", File.ReadAllText(Path.Combine(_dir.Path, "f")));
         }
@@ -107,9 +107,18 @@ public sealed class DispatchTests : IDisposable
         Assert.Contains(lines, line => line.StartsWith("FUSE 7.", StringComparison.Ordinal));
     }
 
-    private sealed class ListLogger : ILogger
+    /// <summary>One logger for every category, keeping each message's text.</summary>
+    private sealed class ListLogger : ILogger, ILoggerFactory
     {
         public ConcurrentQueue<string> Lines { get; } = new();
+
+        public ILogger CreateLogger(string categoryName) => this;
+
+        public void AddProvider(ILoggerProvider provider) => throw new NotSupportedException();
+
+        public void Dispose()
+        {
+        }
 
         public IDisposable? BeginScope<TState>(TState state)
             where TState : notnull => null;

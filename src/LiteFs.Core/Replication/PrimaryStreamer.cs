@@ -23,11 +23,11 @@ public sealed partial class PrimaryStreamer
     private readonly ILogger _logger;
 
     /// <summary>Creates a streamer over <paramref name="store"/>; zero <paramref name="snapshotTimeout"/> means no limit.</summary>
-    public PrimaryStreamer(Store store, TimeSpan snapshotTimeout, ILogger? logger = null)
+    public PrimaryStreamer(Store store, TimeSpan snapshotTimeout, ILoggerFactory? loggerFactory = null)
     {
         _store = store;
         _snapshotTimeout = snapshotTimeout;
-        _logger = logger ?? NullLogger.Instance;
+        _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<PrimaryStreamer>();
     }
 
     /// <summary>
@@ -218,12 +218,12 @@ public sealed partial class PrimaryStreamer
         }
     }
 
-    [LoggerMessage(100, LogLevel.Information, "stream started for replica {ReplicaId} with {Count} database position(s)")]
+    [LoggerMessage(250, LogLevel.Information, "stream started for replica {ReplicaId} with {Count} database position(s)")]
     private partial void LogStreamStarted(string replicaId, int count);
 
-    [LoggerMessage(101, LogLevel.Warning, "stream to replica {ReplicaId} failed: {Reason}")]
+    [LoggerMessage(251, LogLevel.Warning, "stream to replica {ReplicaId} failed: {Reason}")]
     private partial void LogStreamFailed(string replicaId, string reason);
 
-    [LoggerMessage(102, LogLevel.Information, "sending snapshot of {Name}")]
+    [LoggerMessage(252, LogLevel.Information, "sending snapshot of {Name}")]
     private partial void LogSnapshot(string name);
 }

@@ -34,7 +34,7 @@ public sealed partial class ReplicaClient : IDisposable
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stop = new();
     private Thread? _thread;
-    private Timer? _syncTimer;
+    private ITimer? _syncTimer;
     private int _unsynced;
     private long _lastActivity;
     private volatile PrimaryStream? _current;
@@ -44,12 +44,12 @@ public sealed partial class ReplicaClient : IDisposable
     private int _failures;
 
     /// <summary>Creates the loop; nothing happens until <see cref="Start"/>.</summary>
-    public ReplicaClient(Store store, IPrimaryClient client, ReplicaOptions? options = null, ILogger? logger = null)
+    public ReplicaClient(Store store, IPrimaryClient client, ReplicaOptions? options = null, ILoggerFactory? loggerFactory = null)
     {
         _store = store;
         _client = client;
         _options = options ?? new ReplicaOptions();
-        _logger = logger ?? NullLogger.Instance;
+        _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<ReplicaClient>();
     }
 
     /// <summary>Whether a stream is open now.</summary>
@@ -58,7 +58,7 @@ public sealed partial class ReplicaClient : IDisposable
     /// <summary>Starts following the primary.</summary>
     public void Start()
     {
-        _syncTimer = new Timer(_ => SyncApplied(), null, _options.SyncInterval, _options.SyncInterval);
+        _syncTimer = _store.Time.CreateTimer(_ => SyncApplied(), null, _options.SyncInterval, _options.SyncInterval);
         _thread = new Thread(Loop) { IsBackground = true, Name = "litefs replica" };
         _thread.Start();
     }
@@ -94,7 +94,7 @@ public sealed partial class ReplicaClient : IDisposable
                     LogStreamError(url, Describe(ex));
                 }
             }
-            if (!handoff && token.WaitHandle.WaitOne(NextDelay()))
+            if (!handoff && !Pause(NextDelay(), token))
             {
                 break;
             }
@@ -111,6 +111,20 @@ public sealed partial class ReplicaClient : IDisposable
         var failures = Math.Min(_failures, 16);
         var cap = Math.Max(_options.ReconnectDelay.Ticks, TimeSpan.FromSeconds(5).Ticks);
         return TimeSpan.FromTicks(Math.Min(cap, _options.ReconnectDelay.Ticks << Math.Max(0, failures - 1)));
+    }
+
+    /// <summary>Waits <paramref name="delay"/> on the store's clock; false when stopped meanwhile.</summary>
+    private bool Pause(TimeSpan delay, CancellationToken token)
+    {
+        try
+        {
+            Task.Delay(delay, _store.Time, token).GetAwaiter().GetResult();
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
     }
 
     /// <summary>One connection: returns true when it ended with a handoff.</summary>
@@ -145,7 +159,7 @@ public sealed partial class ReplicaClient : IDisposable
         LogConnected(url, positions.Count);
         Touch();
         _current = stream;
-        using var watchdog = new Timer(_ => CheckStall(stream), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+        using var watchdog = _store.Time.CreateTimer(_ => CheckStall(stream), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
         using var abort = token.Register(stream.Dispose);
         try
         {
@@ -203,11 +217,11 @@ public sealed partial class ReplicaClient : IDisposable
         }
     }
 
-    private void Touch() => Interlocked.Exchange(ref _lastActivity, Environment.TickCount64);
+    private void Touch() => Interlocked.Exchange(ref _lastActivity, _store.Time.GetTimestamp());
 
     private void CheckStall(PrimaryStream stream)
     {
-        if (Environment.TickCount64 - Interlocked.Read(ref _lastActivity) > _options.StallTimeout.TotalMilliseconds)
+        if (_store.Time.GetElapsedTime(Interlocked.Read(ref _lastActivity)) > _options.StallTimeout)
         {
             LogStalled(_options.StallTimeout.TotalSeconds);
             stream.Dispose();
