@@ -5,9 +5,10 @@
 #                                 no AOT or trim warnings (they fail the build). Default RIDs:
 #                                 linux-x64 and linux-arm64, either one cross-compiled with
 #                                 Debian's gcc cross toolchain.
-#   ./build.sh portable RID       a framework-dependent build for a CPU without Native AOT support
-#                                 (e.g. linux-arm): dist/litefs-RID/, run as dist/litefs-RID/litefs
-#                                 on a machine with the .NET 10 runtime.
+#   ./build.sh portable           a framework-dependent build for any CPU, e.g. one without Native
+#                                 AOT (32-bit ARM): dist/litefs-portable/, run as
+#                                 `dotnet dist/litefs-portable/litefs.dll` where the .NET 10
+#                                 runtime (with ASP.NET Core) is installed.
 #
 # An executable built from the current commit and newer than every source file is kept (FORCE=1
 # rebuilds). Installs the toolchain packages it needs when run as root. Build output stays in
@@ -19,7 +20,7 @@ cli="$root/src/LiteFs.Cli/LiteFs.Cli.csproj"
 mkdir -p "$root/dist" "$root/.build"
 
 usage() {
-  sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,/^[^#]/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -28,7 +29,7 @@ triple_of() {
   case "$1" in
     linux-x64) echo x86_64-linux-gnu ;;
     linux-arm64) echo aarch64-linux-gnu ;;
-    *) echo "build.sh: Native AOT builds here are for linux-x64 and linux-arm64, not $1; try ./build.sh portable $1" >&2; exit 2 ;;
+    *) echo "build.sh: Native AOT builds here are for linux-x64 and linux-arm64, not $1; for other CPUs use ./build.sh portable" >&2; exit 2 ;;
   esac
 }
 
@@ -108,10 +109,19 @@ release() {
 }
 
 portable() {
-  local rid="$1" out="$root/dist/litefs-$1"
+  local out="$root/dist/litefs-portable" log
   rm -rf "$out"
-  publish "$rid" --self-contained false -p:PublishAot=false -o "$out"
-  echo "dist/litefs-$rid/: framework-dependent; run dist/litefs-$rid/litefs where the .NET 10 runtime is installed"
+  log="$(mktemp)"
+  # No runtime identifier: IL for any CPU, started by the dotnet host of the machine it runs on.
+  if ! dotnet publish "$cli" -c Release --nologo -v quiet -p:ArtifactsPath="$root/.build/release" \
+      -p:UseAppHost=false -o "$out" >"$log" 2>&1; then
+    cat "$log" >&2
+    rm -f "$log"
+    echo "build.sh: the portable build failed" >&2
+    exit 1
+  fi
+  rm -f "$log"
+  echo "dist/litefs-portable/: framework-dependent, any CPU; run: dotnet dist/litefs-portable/litefs.dll"
 }
 
 command -v dotnet >/dev/null || { echo "build.sh: the .NET 10 SDK (dotnet) is not on PATH" >&2; exit 1; }
@@ -123,8 +133,8 @@ case "${1:-}" in
     for rid in "${rids[@]}"; do release "$rid"; done
     ;;
   portable)
-    [ $# -eq 2 ] || usage
-    portable "$2"
+    [ $# -eq 1 ] || usage
+    portable
     ;;
   *) usage ;;
 esac
