@@ -119,9 +119,6 @@ public sealed partial class NodeServer : IAsyncDisposable
         var kestrel = new KestrelServerOptions
         {
             AddServerHeader = false,
-            // h2c connections look like TLS to Kestrel (see H2cPrefaceDetector), so their
-            // requests' ":scheme: http" must be accepted as an alternate scheme.
-            AllowAlternateSchemes = true,
             ApplicationServices = _services,
         };
         // Go's server has no minimum data rates: a replica busy applying a snapshot may read slowly.
@@ -135,34 +132,7 @@ public sealed partial class NodeServer : IAsyncDisposable
         // control; pings find such connections and end them (and their streams).
         kestrel.Limits.Http2.KeepAlivePingDelay = TimeSpan.FromSeconds(10);
         kestrel.Limits.Http2.KeepAlivePingTimeout = TimeSpan.FromSeconds(20);
-        void Configure(ListenOptions listen)
-        {
-            listen.Protocols = HttpProtocols.Http1AndHttp2;
-            listen.Use(next => connection => H2cPrefaceDetector.OnConnectionAsync(connection, next, _store.Time));
-        }
-        if (ip is null)
-        {
-            kestrel.ListenAnyIP(address.Port, Configure);
-        }
-        else
-        {
-            kestrel.Listen(ip, address.Port, Configure);
-        }
-        var transport = new SocketTransportFactory(Options.Create(new SocketTransportOptions()), NullLoggerFactory.Instance);
-        var server = new KestrelServer(Options.Create(kestrel), transport, NullLoggerFactory.Instance);
-        try
-        {
-            await server.StartAsync(new Application(this), cancellationToken).ConfigureAwait(false);
-        }
-        catch
-        {
-            server.Dispose();
-            throw;
-        }
-        _server = server;
-        var bound = server.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault();
-        var port = bound is not null && Uri.TryCreate(bound, UriKind.Absolute, out var uri) ? uri.Port : address.Port;
-        EndPoint = new IPEndPoint(ip ?? IPAddress.Any, port);
+        (_server, EndPoint) = await KestrelListener.StartAsync(kestrel, ip, address.Port, _store.Time, new Application(this), cancellationToken).ConfigureAwait(false);
         LogListening(EndPoint.ToString());
     }
 

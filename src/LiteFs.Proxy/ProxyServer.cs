@@ -98,7 +98,6 @@ public sealed partial class ProxyServer : IAsyncDisposable
         var kestrel = new KestrelServerOptions
         {
             AddServerHeader = false,
-            AllowAlternateSchemes = true, // h2c requests carry ":scheme: http" on a "TLS" connection
             ApplicationServices = _services,
         };
         var limits = kestrel.Limits;
@@ -110,33 +109,7 @@ public sealed partial class ProxyServer : IAsyncDisposable
         limits.MinResponseDataRate = null;
         limits.MaxRequestHeadersTotalSize = MaxHeaderBytes;
         limits.MaxRequestLineSize = MaxHeaderBytes;
-        void Configure(ListenOptions listen)
-        {
-            listen.Protocols = HttpProtocols.Http1AndHttp2;
-            listen.Use(next => connection => LiteFs.Http.H2cPrefaceDetector.OnConnectionAsync(connection, next, _time));
-        }
-        if (ip is null)
-        {
-            kestrel.ListenAnyIP(port, Configure);
-        }
-        else
-        {
-            kestrel.Listen(ip, port, Configure);
-        }
-        var transport = new SocketTransportFactory(Options.Create(new SocketTransportOptions()), NullLoggerFactory.Instance);
-        var server = new KestrelServer(Options.Create(kestrel), transport, NullLoggerFactory.Instance);
-        try
-        {
-            await server.StartAsync(new Application(this), cancellationToken).ConfigureAwait(false);
-        }
-        catch
-        {
-            server.Dispose();
-            throw;
-        }
-        _server = server;
-        var bound = server.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault();
-        EndPoint = new IPEndPoint(ip ?? IPAddress.Any, bound is not null && Uri.TryCreate(bound, UriKind.Absolute, out var uri) ? uri.Port : port);
+        (_server, EndPoint) = await LiteFs.Http.KestrelListener.StartAsync(kestrel, ip, port, _time, new Application(this), cancellationToken).ConfigureAwait(false);
         LogListening(EndPoint.ToString(), _options.Target, _options.Db);
     }
 
