@@ -3,15 +3,15 @@ namespace LiteFs.Core;
 /// <summary>
 /// The thread that records committed WAL transactions as LTX files, off SQLite's path: a
 /// database whose WAL write lock was released with new frames is queued here, and the thread
-/// records everything committed meanwhile in one pass (<see cref="Db.RunCommitter"/>), at most one
-/// pass per database every <see cref="Db.MinFileInterval"/>. A thread of
+/// records everything committed meanwhile in one pass (<see cref="WalRecorder.RunCommitter"/>), at most one
+/// pass per database every <see cref="WalRecorder.MinFileInterval"/>. A thread of
 /// its own rather than the thread pool: it sleeps in the kernel between passes instead of
 /// spinning for work on the cores SQLite and the file system need.
 /// </summary>
 internal sealed class Committer : IDisposable
 {
     /// <summary>Databases waiting for a pass, in the order they were queued.</summary>
-    private readonly List<Db> _queue = [];
+    private readonly List<WalRecorder> _queue = [];
     private readonly Thread _thread;
     private bool _stopping;
     private int _paused;
@@ -23,7 +23,7 @@ internal sealed class Committer : IDisposable
     }
 
     /// <summary>Queues <paramref name="db"/> for a pass (the caller makes sure it is queued once at a time).</summary>
-    public void Schedule(Db db)
+    public void Schedule(WalRecorder db)
     {
         lock (_queue)
         {
@@ -36,7 +36,7 @@ internal sealed class Committer : IDisposable
     {
         while (true)
         {
-            Db? db = null;
+            WalRecorder? db = null;
             var wait = TimeSpan.Zero;
             lock (_queue)
             {

@@ -1,3 +1,4 @@
+using Microsoft.Win32.SafeHandles;
 using System.Buffers;
 using LiteFs.Core.Sqlite;
 using LiteFs.Ltx;
@@ -60,11 +61,45 @@ public sealed partial class Db
     }
 
     /// <summary>
+    /// Makes a received, verified snapshot the database; the caller holds the write lock. The
+    /// rename replaces the file atomically and the node's handle moves to the new file, so a
+    /// reader sees the old database or the new one, never a mix. Then the same bookkeeping as
+    /// applying a file: checksums, position, SHM header, kernel cache, subscribers.
+    /// </summary>
+    internal void InstallSnapshot(string staged, SafeFileHandle database, in LtxHeader header, in LtxTrailer trailer, PageChecksums checksums, bool walHeader)
+    {
+        using (EnterSync())
+        {
+            if (PageSize != 0 && header.PageSize != PageSize)
+            {
+                database.Dispose();
+                throw new LiteFsException($"{Name}: snapshot has page size {header.PageSize}, the database has {PageSize}; a database cannot change its page size");
+            }
+            File.Move(staged, FilePath(DbFileKind.Database), overwrite: true);
+            var old = _handles[(int)DbFileKind.Database];
+            Volatile.Write(ref _handles[(int)DbFileKind.Database], database);
+            old?.Dispose();
+
+            PageSize = header.PageSize;
+            PageCount = header.Commit;
+            _checksums.ReplaceDatabase(checksums);
+            if (walHeader)
+            {
+                Mode = JournalMode.Wal;
+            }
+            AppliedAt(header, trailer);
+            _host.Invalidator.InvalidateData(Name, DbFileKind.Database, 0, -1);
+            _host.Invalidator.InvalidateEntry(Name + "-pos");
+            _host.OnTransaction(this, header, Pos);
+        }
+    }
+
+    /// <summary>
     /// An applied file's pages are in place: the database's checksum must be the file's
     /// post-apply checksum; the position and timestamp move to the file's and SQLite's SHM header
     /// is rewritten so its connections reread the database.
     /// </summary>
-    private void AppliedAt(in LtxHeader header, in LtxTrailer trailer)
+    internal void AppliedAt(in LtxHeader header, in LtxTrailer trailer)
     {
         AssertSync();
         var checksum = _checksums.Compute(PageCount, PageSize);
@@ -132,8 +167,7 @@ public sealed partial class Db
         }
         Mode = JournalMode.Rollback;
         PageCount = 0;
-        _wal = _wal with { Offset = 0, S0 = 0, S1 = 0 };
-        ForgetWalFrames();
+        _recorder.Reset();
         _dirty.Clear();
         _journalActive = false;
     }
@@ -151,7 +185,7 @@ public sealed partial class Db
         }
         using (EnterSync())
         {
-            SettleWal(durable: false);
+            _recorder.Settle(durable: false);
             if (PageSize == 0)
             {
                 throw new LiteFsException($"{Name}: cannot record the deletion of a database whose page size is unknown");

@@ -23,10 +23,7 @@ public sealed partial class Db
                 if (start <= DbLocks.ShmCkptByte && end >= DbLocks.ShmCkptByte)
                 {
                     // A checkpoint may begin: its first database write settles the WAL again.
-                    using (EnterSync())
-                    {
-                        _checkpointSettled = false;
-                    }
+                    _recorder.CheckpointMayBegin();
                 }
                 if (start <= DbLocks.ShmRead0Byte + 1 && end >= DbLocks.ShmRead0Byte + DbLocks.ShmReaderCount - 1)
                 {
@@ -35,7 +32,7 @@ public sealed partial class Db
                     // the node does not see it) or to truncate the WAL. Everything in the current
                     // one is recorded, durably, first. SQLite holds the WAL write lock: nothing
                     // commits meanwhile, and the sync runs outside the monitor.
-                    SettleDurably();
+                    _recorder.SettleDurably();
                 }
             }
         }

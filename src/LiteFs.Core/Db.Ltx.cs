@@ -8,7 +8,7 @@ public sealed partial class Db
     private LtxHeader NewHeader(TxId txid, uint commit) => NewHeader(txid, txid, commit, 0, 0, 0, 0);
 
     /// <summary>Header of the LTX file of the next local transactions, <paramref name="first"/> to <paramref name="last"/>.</summary>
-    private LtxHeader NewHeader(TxId first, TxId last, uint commit, long walOffset, long walSize, uint salt1, uint salt2) => new()
+    internal LtxHeader NewHeader(TxId first, TxId last, uint commit, long walOffset, long walSize, uint salt1, uint salt2) => new()
     {
         Flags = _host.Compress ? LtxLayout.FlagCompressLz4 : 0,
         PageSize = PageSize,
@@ -28,7 +28,7 @@ public sealed partial class Db
     /// Stores a local transaction's file (<see cref="LtxWriter.Store"/>): once renamed it is part
     /// of the history and the position moves to it, then it is made as durable as SQLite asked.
     /// </summary>
-    private void FinishLtx(LtxEncoder encoder, Checksum postApply)
+    internal void FinishLtx(LtxEncoder encoder, Checksum postApply)
     {
         AssertSync();
         var header = _ltx.Store(encoder, postApply, _pos);
@@ -38,7 +38,7 @@ public sealed partial class Db
     }
 
     /// <summary>A local transaction is durable as an LTX file: move the position and tell the node.</summary>
-    private void Committed(in LtxHeader header, Checksum postApply)
+    internal void Committed(in LtxHeader header, Checksum postApply)
     {
         AssertSync();
         _pos = new Pos(header.MaxTxId, postApply);

@@ -106,11 +106,8 @@ public sealed partial class Db
             CheckpointWal();
             return;
         }
-        _wal = reader.Cursor;
         var before = _pos;
-        while (CommitWal())
-        {
-        }
+        _recorder.RecordTail(reader.Cursor);
         if (_pos != before)
         {
             DbLog.RecoveredWal(_log, Name, before, _pos);
@@ -418,7 +415,7 @@ public sealed partial class Db
     internal void CheckpointWal(bool rewriteShm = true, long limit = long.MaxValue)
     {
         AssertSync();
-        SettleWal(durable: true);
+        _recorder.Settle(durable: true);
         var database = Handle(DbFileKind.Database, create: false);
         var wal = Handle(DbFileKind.Wal, create: false);
         if (database is null || wal is null)
@@ -479,8 +476,7 @@ public sealed partial class Db
             return;
         }
         RandomAccess.SetLength(wal, 0);
-        ForgetWalFrames();
-        _wal = _wal with { Offset = 0 };
+        _recorder.Rewind();
         if (rewriteShm)
         {
             RewriteShmHeader();

@@ -138,7 +138,7 @@ public sealed partial class Db
     }
 
     /// <summary>Names of files being received; removed at start-up.</summary>
-    private const string ReceivingPrefix = ".recv.";
+    internal const string ReceivingPrefix = ".recv.";
 
     /// <summary>Logs a write refused on a replica (at most one line every 5 s per database) and returns the exception to throw.</summary>
     private LiteFsException Refused(LiteFsException ex)
@@ -169,7 +169,7 @@ public sealed partial class Db
     }
 
     /// <summary>Notes a stored file's TXID range when it holds several transactions.</summary>
-    private void NoteLtxRange(TxId min, TxId max)
+    internal void NoteLtxRange(TxId min, TxId max)
     {
         if (min.Value > 1 && max.Value > min.Value)
         {
@@ -178,218 +178,8 @@ public sealed partial class Db
     }
 
     /// <summary>
-    /// Receives one streamed LTX file on a replica: checks the position (unless it is a
-    /// snapshot), stores the file while verifying it completely, then takes the write lock,
-    /// renames the file into place and applies it (a snapshot is written into a new database
-    /// file in the same pass, see <see cref="ReceiveSnapshot"/>). Nothing touches the database
-    /// before the whole file verified, and readers are held off only while a verified file is
-    /// applied; a cut or corrupt payload leaves no trace. A failure while applying a verified
-    /// file is fatal.
+    /// Receives one streamed LTX file on a replica and applies it (<see cref="ReplicaApplier.Receive"/>).
     /// </summary>
     /// <returns>The applied file's header; or null when the file came from this node and was skipped.</returns>
-    public LtxHeader? ReceiveLtx(ChunkedReadStream payload, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(payload);
-        var headerBytes = new byte[LtxLayout.HeaderSize];
-        var read = 0;
-        while (read < headerBytes.Length && payload.Read(headerBytes.AsSpan(read)) is var n and > 0)
-        {
-            read += n;
-        }
-        if (read < headerBytes.Length)
-        {
-            throw new StreamProtocolException($"write ltx file: unexpected EOF in the header of an LTX file for {Name}");
-        }
-        var header = LtxHeader.Read(headerBytes);
-
-        if (header.NodeId == _host.NodeId)
-        {
-            // Written here and forwarded to the primary: already applied.
-            using var skip = new PrefixedStream(headerBytes, payload, null);
-            LtxDecoder.Verify(skip);
-            return null;
-        }
-        // Only this replica's stream moves its position, so it is checked before the file is
-        // received (a mismatch means a resync: nothing to receive) and again under the lock.
-        if (!header.IsSnapshot && Pos != header.PreApplyPos)
-        {
-            throw new PositionMismatchException(Name, Pos, header.PreApplyPos);
-        }
-        Directory.CreateDirectory(LtxDir);
-        var final = System.IO.Path.Combine(LtxDir, LtxFileName.Format(header.MinTxId, header.MaxTxId));
-        LtxFilePool pool;
-        using (EnterSync())
-        {
-            pool = _ltx.Pool;
-        }
-        // A file made ahead of time: creating one costs more than the rest of a small apply.
-        var temp = pool.Take() ?? ReceivingPath(System.IO.Path.GetFileName(final));
-        if (header.IsSnapshot && header.Commit > 0)
-        {
-            return ReceiveSnapshot(headerBytes, header, payload, temp, final, cancellationToken);
-        }
-        LockSet locks;
-        try
-        {
-            // Received and verified before any lock is taken: a slow or stalled transfer (a
-            // large snapshot) never holds up the replica's readers.
-            using (var file = new StagedFileWriter(temp))
-            {
-                using var tee = new PrefixedStream(headerBytes, payload, file);
-                LtxDecoder.Verify(tee);
-                file.Complete();
-            }
-            locks = AcquireWriteLock(cancellationToken);
-            if (!header.IsSnapshot && Pos != header.PreApplyPos)
-            {
-                locks.Dispose();
-                throw new PositionMismatchException(Name, Pos, header.PreApplyPos);
-            }
-            File.Move(temp, final, overwrite: true);
-            NoteLtxRange(header.MinTxId, header.MaxTxId);
-        }
-        catch
-        {
-            DeleteFile(temp);
-            throw;
-        }
-
-        using var held = locks;
-        try
-        {
-            if (header.IsSnapshot)
-            {
-                DeleteLtxFilesExcept(final);
-            }
-            ApplyReceived(() => ApplyLtxFile(final, verified: true, durable: false));
-        }
-        catch (Exception ex) when (ex is not FatalDatabaseException)
-        {
-            throw FatalApply(final, ex);
-        }
-        return header;
-    }
-
-    /// <summary>
-    /// Applies a received file under the write lock the caller holds, with the kernel's caches
-    /// around it: pages SQLite dirtied through its SHM mapping are written back before the header
-    /// is rewritten (or the write-back would restore the old header afterwards), and stale pages
-    /// are dropped before any SQLite reader can take a lock again.
-    /// </summary>
-    private void ApplyReceived(Action apply)
-    {
-        _host.Invalidator.InvalidateData(Name, DbFileKind.Shm, 0, -1);
-        _host.Invalidator.Flush();
-        apply();
-        _host.Invalidator.Flush();
-    }
-
-    /// <summary>A failure applying a received file, which the node cannot continue after: reported, and returned to throw.</summary>
-    private FatalDatabaseException FatalApply(string final, Exception ex)
-    {
-        var fatal = new FatalDatabaseException($"{Name}: cannot apply {System.IO.Path.GetFileName(final)}: {ex.Message}", ex);
-        _host.Fatal(fatal);
-        return fatal;
-    }
-
-    /// <summary>A new name for a file being received into the LTX directory (removed at start-up if left behind).</summary>
-    private string ReceivingPath(string name) =>
-        System.IO.Path.Combine(LtxDir, $"{ReceivingPrefix}{name}.{Random.Shared.Next()}.tmp");
-
-    /// <summary>After a snapshot: every other LTX file is history the snapshot replaced.</summary>
-    private void DeleteLtxFilesExcept(string keep)
-    {
-        foreach (var (_, _, path) in LtxFiles())
-        {
-            if (path != keep)
-            {
-                DeleteFile(path);
-            }
-        }
-    }
-
-    /// <summary>
-    /// Writes a file through a pooled staging buffer: a small received file costs one write(2)
-    /// and no allocation. A large one is written in 1 MiB pieces by pool threads from a second
-    /// buffer while the first fills, so copying into the page cache overlaps with receiving.
-    /// </summary>
-    private sealed class StagedFileWriter : WriteOnlyStream
-    {
-        private const int StageSize = 1 << 20;
-        private readonly Microsoft.Win32.SafeHandles.SafeFileHandle _file;
-        private readonly OverlappedFileWriter _runs;
-        private int _staged;
-        private long _offset;
-
-        public StagedFileWriter(string path)
-        {
-            _file = File.OpenHandle(path, FileMode.Create, FileAccess.Write, FileShare.None);
-            _runs = new OverlappedFileWriter(_file, StageSize);
-        }
-
-        public override void Write(ReadOnlySpan<byte> buffer)
-        {
-            while (!buffer.IsEmpty)
-            {
-                var n = Math.Min(buffer.Length, StageSize - _staged);
-                buffer[..n].CopyTo(_runs.Buffer.AsSpan(_staged));
-                _staged += n;
-                buffer = buffer[n..];
-                if (_staged == StageSize)
-                {
-                    _runs.Write(_staged, _offset);
-                    _offset += _staged;
-                    _staged = 0;
-                }
-            }
-        }
-
-        /// <summary>Writes what is staged; the file is complete.</summary>
-        public void Complete()
-        {
-            if (_staged > 0)
-            {
-                _runs.WriteLast(_staged, _offset);
-                _offset += _staged;
-                _staged = 0;
-            }
-            else
-            {
-                _runs.Finish();
-            }
-        }
-
-        protected override void Dispose(bool disposing)
-        {
-            _runs.Dispose();
-            _file.Dispose();
-            base.Dispose(disposing);
-        }
-    }
-
-    /// <summary>
-    /// Reads a prefix already taken from a stream, then the stream itself, copying everything
-    /// read into <c>copy</c> (if given): stores a file while the decoder verifies it.
-    /// </summary>
-    private sealed class PrefixedStream(byte[] prefix, Stream source, Stream? copy) : ReadOnlyStream
-    {
-        private int _prefixOffset;
-
-        public override int Read(Span<byte> buffer)
-        {
-            int n;
-            if (_prefixOffset < prefix.Length)
-            {
-                n = Math.Min(buffer.Length, prefix.Length - _prefixOffset);
-                prefix.AsSpan(_prefixOffset, n).CopyTo(buffer);
-                _prefixOffset += n;
-            }
-            else
-            {
-                n = source.Read(buffer);
-            }
-            copy?.Write(buffer[..n]);
-            return n;
-        }
-    }
+    public LtxHeader? ReceiveLtx(ChunkedReadStream payload, CancellationToken cancellationToken) => _applier.Receive(payload, cancellationToken);
 }

@@ -26,11 +26,11 @@ public sealed partial class Db
         {
             // Every committed transaction recorded: the database file and the WAL frames read
             // below then hold exactly the position's pages.
-            SettleWal(durable: false);
+            _recorder.Settle(durable: false);
             pos = _pos;
             commit = PageCount;
             pageSize = PageSize;
-            frames = new Dictionary<uint, long>(_walFrames);
+            frames = _recorder.CopyFrames();
         }
         if (pageSize == 0)
         {
@@ -95,98 +95,6 @@ public sealed partial class Db
                 total += n;
             }
             return total;
-        }
-    }
-
-    /// <summary>
-    /// Receives a snapshot (Commit &gt; 0) on a replica in one pass: while the decoder verifies
-    /// the payload, its pages go into a new database file and the payload into the LTX file.
-    /// Only once all of it verified is the write lock taken, the LTX file renamed into place and
-    /// the new database renamed over the old one (<see cref="InstallSnapshot"/>). A cut or corrupt
-    /// payload leaves the database as it was and removes both staged files.
-    /// </summary>
-    private LtxHeader ReceiveSnapshot(byte[] headerBytes, LtxHeader header, ChunkedReadStream payload, string temp, string final, CancellationToken cancellationToken)
-    {
-        var staged = ReceivingPath("database");
-        var checksums = new PageChecksums();
-        SafeFileHandle? database = null;
-        LtxTrailer trailer;
-        bool walHeader;
-        LockSet locks;
-        try
-        {
-            database = File.OpenHandle(staged, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
-            using (var file = new StagedFileWriter(temp))
-            {
-                using var tee = new PrefixedStream(headerBytes, payload, file);
-                (_, trailer) = LtxSnapshot.Restore(tee, database, checksums.SetDatabase);
-                file.Complete();
-            }
-            Span<byte> sqliteHeader = stackalloc byte[DatabaseHeader.Size];
-            walHeader = RandomAccess.Read(database, sqliteHeader, 0) == sqliteHeader.Length && DatabaseHeader.IsWal(sqliteHeader);
-            locks = AcquireWriteLock(cancellationToken);
-            try
-            {
-                File.Move(temp, final, overwrite: true);
-            }
-            catch
-            {
-                locks.Dispose();
-                throw;
-            }
-        }
-        catch
-        {
-            database?.Dispose();
-            DeleteFile(temp);
-            DeleteFile(staged);
-            throw;
-        }
-
-        using var held = locks;
-        try
-        {
-            DeleteLtxFilesExcept(final);
-            ApplyReceived(() => InstallSnapshot(staged, database, header, trailer, checksums, walHeader));
-        }
-        catch (Exception ex) when (ex is not FatalDatabaseException)
-        {
-            throw FatalApply(final, ex);
-        }
-        return header;
-    }
-
-    /// <summary>
-    /// Makes a received, verified snapshot the database; the caller holds the write lock. The
-    /// rename replaces the file atomically and the node's handle moves to the new file, so a
-    /// reader sees the old database or the new one, never a mix. Then the same bookkeeping as
-    /// applying a file: checksums, position, SHM header, kernel cache, subscribers.
-    /// </summary>
-    private void InstallSnapshot(string staged, SafeFileHandle database, in LtxHeader header, in LtxTrailer trailer, PageChecksums checksums, bool walHeader)
-    {
-        using (EnterSync())
-        {
-            if (PageSize != 0 && header.PageSize != PageSize)
-            {
-                database.Dispose();
-                throw new LiteFsException($"{Name}: snapshot has page size {header.PageSize}, the database has {PageSize}; a database cannot change its page size");
-            }
-            File.Move(staged, FilePath(DbFileKind.Database), overwrite: true);
-            var old = _handles[(int)DbFileKind.Database];
-            Volatile.Write(ref _handles[(int)DbFileKind.Database], database);
-            old?.Dispose();
-
-            PageSize = header.PageSize;
-            PageCount = header.Commit;
-            _checksums.ReplaceDatabase(checksums);
-            if (walHeader)
-            {
-                Mode = JournalMode.Wal;
-            }
-            AppliedAt(header, trailer);
-            _host.Invalidator.InvalidateData(Name, DbFileKind.Database, 0, -1);
-            _host.Invalidator.InvalidateEntry(Name + "-pos");
-            _host.OnTransaction(this, header, Pos);
         }
     }
 }

@@ -74,42 +74,13 @@ public sealed partial class Db : IDisposable
     /// <summary>A rollback transaction is open: the journal holds a header written since the last commit. Monitor.</summary>
     private bool _journalActive;
 
-    // The WAL as the node follows it.
+    // Recording and durability.
 
-    /// <summary>
-    /// What the node learnt from the last WAL header and where the next transaction starts, with
-    /// the running checksum there. Monitor (replaced whole); read anywhere by the frame writes'
-    /// bounds check.
-    /// </summary>
-    private volatile WalCursor _wal = WalCursor.None;
+    /// <summary>Follows the WAL and records its committed transactions; its own fields, under this monitor or as it says.</summary>
+    private readonly WalRecorder _recorder;
 
-    /// <summary>Committed WAL frames: the newest frame's offset for each page (read by snapshots). Monitor.</summary>
-    private readonly Dictionary<uint, long> _walFrames = [];
-
-    /// <summary>
-    /// Transactions SQLite committed may wait to be recorded: set without the monitor by every
-    /// WAL frame write the node sees and every release of the WAL write lock (frames written
-    /// through passthrough are not seen); cleared under the monitor before the committer reads
-    /// the WAL, so a frame written after that is seen by the next pass.
-    /// </summary>
-    private volatile bool _walWritten;
-
-    /// <summary>Set while <see cref="SettleWal"/> runs (what it calls may read the position again). Monitor.</summary>
-    private bool _settling;
-
-    /// <summary>The running checkpoint (if any) found every transaction in the WAL recorded before its first page write. Monitor.</summary>
-    private bool _checkpointSettled;
-
-    // Recording: the committer's pace and the LTX files' durability.
-
-    /// <summary>1 while a committer pass is queued: atomic flag, set by the thread that queues it, cleared by the committer thread.</summary>
-    private int _committerQueued;
-
-    /// <summary>When the committer last wrote an LTX file (a <see cref="IDbHost.Time"/> timestamp), 0 before any. Monitor; read by the committer's scheduling (Volatile).</summary>
-    private long _lastWalFile;
-
-    /// <summary>1 while a background sync of LTX files runs: atomic flag, set by the committer thread, cleared by the sync.</summary>
-    private int _backgroundSync;
+    /// <summary>Receives and applies streamed LTX files on a replica; keeps no state between files.</summary>
+    private readonly ReplicaApplier _applier;
 
     /// <summary>Stores the LTX files this node records and counts their durability. Monitor (it checks).</summary>
     private readonly LtxWriter _ltx;
@@ -121,13 +92,8 @@ public sealed partial class Db : IDisposable
     /// </summary>
     private readonly System.Collections.Concurrent.ConcurrentDictionary<ulong, ulong> _ltxRangeEnds = new();
 
-    // The SHM header the node rewrites after applying a file.
-
-    /// <summary>Set while the node rewrites the SHM header; SQLite's writes meanwhile are dropped. Monitor; read anywhere.</summary>
-    private volatile bool _rewritingShm;
-
-    /// <summary>The SHM region rewritten after each applied file, kept between files. Monitor.</summary>
-    private byte[]? _shmBuffer;
+    /// <summary>Rewrites the SHM header after an applied file or a checkpoint; its own fields (see its remarks).</summary>
+    private readonly ShmHeaderWriter _shm = new();
 
     // Replica side.
 
@@ -145,6 +111,8 @@ public sealed partial class Db : IDisposable
         Path = path;
         LtxDir = System.IO.Path.Combine(path, "ltx");
         _ltx = new LtxWriter(name, LtxDir, _sync);
+        _recorder = new WalRecorder(this, host, _ltx, _log);
+        _applier = new ReplicaApplier(this, host);
     }
 
     /// <summary>The database's name in the mount.</summary>
@@ -163,12 +131,61 @@ public sealed partial class Db : IDisposable
         private set => _pageSize = value;
     }
 
-    /// <summary>Database size in pages as of the last transaction.</summary>
+    /// <summary>Database size in pages as of the last transaction. Set under the monitor (the recorder sets it too).</summary>
     public uint PageCount
     {
         get => _pageCount;
-        private set => _pageCount = value;
+        internal set
+        {
+            AssertSync();
+            _pageCount = value;
+        }
     }
+
+    /// <summary>The position, for the parts of this database that hold its monitor (no settling: that is theirs to decide).</summary>
+    internal Pos CurrentPos
+    {
+        get
+        {
+            AssertSync();
+            return _pos;
+        }
+    }
+
+    /// <summary>The per-page checksums, for the parts of this database that hold its monitor.</summary>
+    internal PageChecksums Checksums
+    {
+        get
+        {
+            AssertSync();
+            return _checksums;
+        }
+    }
+
+    /// <summary>Whether <see cref="Dispose"/> ran. Monitor.</summary>
+    internal bool IsDisposed
+    {
+        get
+        {
+            AssertSync();
+            return _disposed;
+        }
+    }
+
+    /// <summary>The pool of files made ahead of time in the LTX directory (taken under the monitor).</summary>
+    internal LtxFilePool LtxFilePool
+    {
+        get
+        {
+            using (EnterSync())
+            {
+                return _ltx.Pool;
+            }
+        }
+    }
+
+    /// <summary>The recorder of this database's WAL transactions.</summary>
+    internal WalRecorder Recorder => _recorder;
 
     /// <summary>The journal mode the node tracks.</summary>
     public JournalMode Mode
@@ -202,7 +219,7 @@ public sealed partial class Db : IDisposable
     {
         using (EnterSync())
         {
-            SettleWal(durable: false);
+            _recorder.Settle(durable: false);
             return _pos;
         }
     }
@@ -222,7 +239,7 @@ public sealed partial class Db : IDisposable
     /// lets the node deliver the transactions recorded or applied meanwhile: subscribers never run
     /// under a database's monitor.
     /// </summary>
-    private SyncScope EnterSync()
+    internal SyncScope EnterSync()
     {
         Monitor.Enter(_sync);
         _syncDepth++;
@@ -241,10 +258,10 @@ public sealed partial class Db : IDisposable
 
     /// <summary>Checks, in debug builds, that the caller holds the database's monitor.</summary>
     [System.Diagnostics.Conditional("DEBUG")]
-    private void AssertSync() => System.Diagnostics.Debug.Assert(Monitor.IsEntered(_sync), $"{Name}: the caller must hold the database's monitor");
+    internal void AssertSync() => System.Diagnostics.Debug.Assert(Monitor.IsEntered(_sync), $"{Name}: the caller must hold the database's monitor");
 
     /// <summary>A scope inside the database's monitor (see <see cref="EnterSync"/>).</summary>
-    private readonly ref struct SyncScope(Db db)
+    internal readonly ref struct SyncScope(Db db)
     {
         public void Dispose() => db.ExitSync();
     }
@@ -315,7 +332,7 @@ public sealed partial class Db : IDisposable
         }
         using (EnterSync())
         {
-            SettleWal(durable: false);
+            _recorder.Settle(durable: false);
             var path = FilePath(kind);
             try
             {
@@ -380,11 +397,10 @@ public sealed partial class Db : IDisposable
             case DbFileKind.Wal:
                 using (EnterSync())
                 {
-                    SettleWal(durable: true);
+                    _recorder.Settle(durable: true);
                     CloseHandle(DbFileKind.Wal);
                     DeleteFile(FilePath(DbFileKind.Wal));
-                    ForgetWalFrames();
-                    _wal = _wal with { Offset = 0 };
+                    _recorder.Rewind();
                 }
                 break;
             case DbFileKind.Shm:
@@ -439,10 +455,7 @@ public sealed partial class Db : IDisposable
         {
             return;
         }
-        if (CheckpointNeedsSettling())
-        {
-            SettleForCheckpoint();
-        }
+        _recorder.BeforeDatabaseWrite();
         using (EnterSync())
         {
             if (PageSize == 0)
@@ -474,75 +487,11 @@ public sealed partial class Db : IDisposable
         }
     }
 
-    /// <summary>
-    /// A checkpoint copies committed WAL frames into the database file: their transactions are
-    /// recorded, durably, before its first page lands. The frames it copies were all committed
-    /// before that first write, so once per checkpoint is enough. The sync runs outside the
-    /// monitor: the committer goes on recording the transactions that commit meanwhile (they are
-    /// not part of this checkpoint).
-    /// </summary>
-    private void SettleForCheckpoint()
-    {
-        SettleDurably();
-        using (EnterSync())
-        {
-            _checkpointSettled = true;
-        }
-    }
-
-    /// <summary>Whether a database write is a checkpoint's first (in WAL mode): the WAL must be settled before it lands.</summary>
-    private bool CheckpointNeedsSettling()
-    {
-        if (Mode != JournalMode.Wal)
-        {
-            return false;
-        }
-        using (EnterSync())
-        {
-            return !_checkpointSettled;
-        }
-    }
-
-    /// <summary>
-    /// Records what the WAL holds unrecorded and makes every LTX file written so far durable,
-    /// syncing outside <see cref="_sync"/> (the caller must not hold it): the committer, position
-    /// readers and the streams go on meanwhile. For callers that keep SQLite from committing
-    /// while they wait (a checkpoint's first write, the exclusive READ1..READn lock before a new
-    /// WAL generation): files written during the sync belong to later transactions.
-    /// </summary>
-    private void SettleDurably()
-    {
-        long unsynced, written;
-        using (EnterSync())
-        {
-            SettleWal(durable: false);
-            (unsynced, written) = (_ltx.Unsynced, _ltx.Written);
-        }
-        if (unsynced > 0)
-        {
-            SyncLtxOutsideMonitor(written);
-        }
-    }
-
-    /// <summary>
-    /// Syncs the LTX directory's file system without holding <see cref="_sync"/>, then records
-    /// that the first <paramref name="written"/> files (those counted before the sync began) are
-    /// durable; files written during the sync may not be.
-    /// </summary>
-    private void SyncLtxOutsideMonitor(long written)
-    {
-        _ltx.SyncFileSystem();
-        using (EnterSync())
-        {
-            _ltx.MarkSyncedThrough(written);
-        }
-    }
-
     private void TruncateDatabase(long size)
     {
         using (EnterSync())
         {
-            SettleWal(durable: Mode == JournalMode.Wal);
+            _recorder.Settle(durable: Mode == JournalMode.Wal);
             if (PageSize == 0 || size % PageSize != 0 || size / PageSize != PageCount)
             {
                 throw new LiteFsException($"{Name}: database may only be truncated to its committed size ({PageCount} pages of {PageSize}); asked for {size} bytes");
@@ -553,12 +502,24 @@ public sealed partial class Db : IDisposable
 
     private void WriteShm(ReadOnlySpan<byte> data, long offset)
     {
-        if (_rewritingShm)
+        if (_shm.IsRewriting)
         {
             // SQLite refreshing its mapping while the node rewrites the header: drop it.
             return;
         }
         RandomAccess.Write(RequireHandle(DbFileKind.Shm, create: true), data, offset);
+    }
+
+    /// <summary>
+    /// Rewrites the SHM header so that SQLite connections see an empty WAL and a changed database,
+    /// and reread every page (<see cref="ShmHeaderWriter"/>). Called after every applied LTX file
+    /// and every checkpoint the node makes.
+    /// </summary>
+    private void RewriteShmHeader()
+    {
+        AssertSync();
+        _shm.Rewrite(RequireHandle(DbFileKind.Shm, create: true), PageSize, PageCount, _recorder.Cursor);
+        _host.Invalidator.InvalidateData(Name, DbFileKind.Shm, 0, -1);
     }
 
     private uint LockPgno => LtxLayout.LockPageNumber(PageSize);
@@ -567,7 +528,7 @@ public sealed partial class Db : IDisposable
         Handle(kind, create) ?? throw new LiteFsException(LiteFsError.NotFound, $"{Name}: the {kind.ToString().ToLowerInvariant()} file does not exist");
 
     /// <summary>The node's handle on one of the files, opened on first use; null if it does not exist.</summary>
-    private SafeFileHandle? Handle(DbFileKind kind, bool create)
+    internal SafeFileHandle? Handle(DbFileKind kind, bool create)
     {
         var handle = Volatile.Read(ref _handles[(int)kind]);
         if (handle is not null && !handle.IsClosed)
@@ -605,7 +566,7 @@ public sealed partial class Db : IDisposable
         _handles[(int)kind] = null;
     }
 
-    private static void DeleteFile(string path)
+    internal static void DeleteFile(string path)
     {
         try
         {
@@ -624,7 +585,7 @@ public sealed partial class Db : IDisposable
             try
             {
                 // A clean shutdown leaves every committed transaction recorded and durable.
-                SettleWal(durable: true);
+                _recorder.Settle(durable: true);
             }
             catch (FatalDatabaseException ex)
             {

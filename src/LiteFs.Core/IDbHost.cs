@@ -37,8 +37,8 @@ internal interface IDbHost
     /// </summary>
     void DeliverTransactions();
 
-    /// <summary>Queues <paramref name="db"/> for the committer thread (<see cref="Db.RunCommitter"/>).</summary>
-    void ScheduleCommit(Db db);
+    /// <summary>Queues a database's recorder for the committer thread (<see cref="WalRecorder.RunCommitter"/>).</summary>
+    void ScheduleCommit(WalRecorder recorder);
 
     /// <summary>A failure the node cannot continue after (exit status 99).</summary>
     void Fatal(FatalDatabaseException ex);

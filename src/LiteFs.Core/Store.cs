@@ -204,7 +204,7 @@ public sealed partial class Store : IDbHost, IDisposable
 
     void IDbHost.DeliverTransactions() => _feed.Deliver();
 
-    void IDbHost.ScheduleCommit(Db db) => _committer.Schedule(db);
+    void IDbHost.ScheduleCommit(WalRecorder recorder) => _committer.Schedule(recorder);
 
     /// <summary>Holds the committer's passes until the result is disposed (see <see cref="Committer.Pause"/>).</summary>
     internal IDisposable PauseCommitter() => _committer.Pause();

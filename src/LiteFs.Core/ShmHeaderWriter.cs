@@ -1,0 +1,46 @@
+using LiteFs.Core.Sqlite;
+using Microsoft.Win32.SafeHandles;
+
+namespace LiteFs.Core;
+
+/// <summary>
+/// Rewrites a database's SHM header so that SQLite connections see an empty WAL and a changed
+/// database (the change counter moves), and reread every page from the database file: after
+/// every applied LTX file and every checkpoint the node makes. While it writes, SQLite's own
+/// writes to the SHM file (a connection refreshing its mapping) are dropped.
+/// </summary>
+/// <remarks>
+/// Threading: <see cref="Rewrite"/> runs under the database's monitor, the only writer of both
+/// fields; <see cref="IsRewriting"/> is read by any thread writing the SHM file through the mount.
+/// </remarks>
+internal sealed class ShmHeaderWriter
+{
+    /// <summary>Set while the header is rewritten. Written under the database's monitor; read anywhere.</summary>
+    private volatile bool _rewriting;
+
+    /// <summary>The SHM region rewritten each time, kept between rewrites. The database's monitor.</summary>
+    private byte[]? _buffer;
+
+    /// <summary>Whether a rewrite is under way: SQLite's SHM writes meanwhile are dropped.</summary>
+    public bool IsRewriting => _rewriting;
+
+    /// <summary>Rewrites the header of <paramref name="shm"/> for a database of <paramref name="pageCount"/> pages and an empty WAL.</summary>
+    public void Rewrite(SafeFileHandle shm, int pageSize, uint pageCount, WalCursor wal)
+    {
+        var data = _buffer ??= new byte[ShmLayout.RegionSize];
+        // Bytes past the end of a short file read as zeros.
+        data.AsSpan(RandomAccess.Read(shm, data, 0)).Clear();
+        ShmLayout.WriteEmptyWalHeader(data, pageSize, pageCount, wal.S0, wal.S1, wal.Salt1, wal.Salt2);
+
+        _rewriting = true;
+        try
+        {
+            RandomAccess.Write(shm, data, 0);
+            RandomAccess.SetLength(shm, ShmLayout.RegionSize);
+        }
+        finally
+        {
+            _rewriting = false;
+        }
+    }
+}
