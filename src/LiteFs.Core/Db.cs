@@ -113,6 +113,7 @@ public sealed partial class Db : IDisposable
         _ltx = new LtxWriter(name, LtxDir, _sync);
         _recorder = new WalRecorder(this, host, _ltx, _log);
         _applier = new ReplicaApplier(this, host);
+        Halt = new HaltLock(this, host.Time, _log);
     }
 
     /// <summary>The database's name in the mount.</summary>
@@ -230,6 +231,9 @@ public sealed partial class Db : IDisposable
         get => Volatile.Read(ref _timestamp);
         private set => Volatile.Write(ref _timestamp, value);
     }
+
+    /// <summary>The database's HALT lock: granted to a replica here, or held from the primary (its own lock; see its remarks).</summary>
+    public HaltLock Halt { get; }
 
     /// <summary>The SQLite locks.</summary>
     internal DbLocks Locks { get; } = new();

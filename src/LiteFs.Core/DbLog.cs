@@ -44,4 +44,13 @@ internal static partial class DbLog
 
     [LoggerMessage(61, LogLevel.Warning, "database {Name}: cannot sync LTX files at shutdown: {Reason}")]
     public static partial void ShutdownSyncFailed(ILogger logger, string name, string reason);
+
+    [LoggerMessage(62, LogLevel.Information, "database {Name}: HALT lock {Id} granted at {Pos}; local writes wait until it is released")]
+    public static partial void HaltGranted(ILogger logger, string name, long id, Pos pos);
+
+    [LoggerMessage(63, LogLevel.Information, "database {Name}: HALT lock {Id} released")]
+    public static partial void HaltReleased(ILogger logger, string name, long id);
+
+    [LoggerMessage(64, LogLevel.Warning, "database {Name}: HALT lock {Id} expired without a release; local writes resume")]
+    public static partial void HaltExpired(ILogger logger, string name, long id);
 }

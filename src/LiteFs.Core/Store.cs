@@ -47,6 +47,7 @@ public sealed partial class Store : IDbHost, IDisposable
     private readonly Committer _committer = new();
     private readonly TransactionFeed _feed = new();
     private Task? _retention;
+    private Task? _haltExpiry;
     private IDisposable? _dataDirLock;
 
     /// <summary>
@@ -169,6 +170,34 @@ public sealed partial class Store : IDbHost, IDisposable
         {
             _retention = Task.Run(() => RetentionLoopAsync(_stopping.Token));
         }
+        _haltExpiry = Task.Run(() => HaltExpiryLoopAsync(_stopping.Token));
+    }
+
+    /// <summary>How often granted HALT locks are checked for expiry.</summary>
+    public static readonly TimeSpan HaltExpiryInterval = TimeSpan.FromSeconds(5);
+
+    private async Task HaltExpiryLoopAsync(CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(HaltExpiryInterval, Time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+            {
+                ExpireHaltLocks();
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    /// <summary>Releases every HALT lock granted here whose expiry has passed.</summary>
+    public void ExpireHaltLocks()
+    {
+        foreach (var db in _dbs.Values)
+        {
+            db.Halt.ExpireDue();
+        }
     }
 
     /// <summary>Returns the database named <paramref name="name"/>, creating its folder if it is new.</summary>
@@ -198,7 +227,7 @@ public sealed partial class Store : IDbHost, IDisposable
         || name.EndsWith("-pos", StringComparison.Ordinal) || name.EndsWith("-lock", StringComparison.Ordinal);
 
     /// <inheritdoc />
-    public bool IsWritable(Db db) => Role.CanWrite;
+    public bool IsWritable(Db db) => Role.CanWrite || (db is not null && db.Halt.Remote is not null && !Role.IsPrimary && Role.Failure is null);
 
     void IDbHost.OnTransaction(Db db, in LtxHeader header, Pos pos) => _feed.Enqueue(db, pos);
 
@@ -303,6 +332,7 @@ public sealed partial class Store : IDbHost, IDisposable
         try
         {
             _retention?.Wait(TimeSpan.FromSeconds(5));
+            _haltExpiry?.Wait(TimeSpan.FromSeconds(5));
         }
         catch (AggregateException)
         {
