@@ -20,6 +20,21 @@ public class SqliteTraceReplayTests
         replay.Run();
     }
 
+    public static TheoryData<string> WalTraces => ["wal-normal", "wal-full"];
+
+    /// <summary>
+    /// The primary hands SQLite the WAL's descriptor (FUSE passthrough): frames and headers never
+    /// reach the node, which must find every commit from the release of the WAL write lock and
+    /// every new WAL generation from the READ locks SQLite takes before writing its header.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(WalTraces))]
+    public void Replay_WalWrittenThroughPassthrough_EachCommitPointRecordsTransactionAsLtx(string trace)
+    {
+        using var replay = new TraceReplayer(trace, walPassthrough: true);
+        replay.Run();
+    }
+
     [Theory]
     [MemberData(nameof(Traces))]
     public void Replay_ThenReopen_KeepsPositionAndDatabase(string trace)

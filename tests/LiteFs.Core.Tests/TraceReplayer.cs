@@ -24,15 +24,23 @@ internal sealed class TraceReplayer : IDisposable
     private readonly TempDir _dir = new("litefs-replay");
     private readonly SqliteTrace _trace;
     private readonly string _name;
+    private readonly bool _walPassthrough;
     private readonly object _gate = new();
     private readonly HashSet<string> _seenLtx = new(StringComparer.Ordinal);
     private ulong _recordedTxId; // guarded by _gate: the highest TXID the store announced
     private Db? _db;
     private int _commitPoints;
 
-    public TraceReplayer(string name)
+    /// <param name="name">The trace.</param>
+    /// <param name="walPassthrough">
+    /// Writes to the WAL go straight to the file, as the kernel writes them when the node hands
+    /// it the WAL's descriptor (FUSE passthrough): the node never sees the frames, and must find
+    /// each commit from SQLite's locks alone.
+    /// </param>
+    public TraceReplayer(string name, bool walPassthrough = false)
     {
         _name = name;
+        _walPassthrough = walPassthrough;
         _trace = SqliteTrace.Load(name);
         Store = Open();
     }
@@ -114,6 +122,12 @@ internal sealed class TraceReplayer : IDisposable
                 var n = Require().Read(r.File, buffer, r.Offset);
                 Assert.True(n == r.End && Crc32.HashToUInt32(buffer.AsSpan(0, n)) == r.Crc,
                     $"{_name}: {r}: replay read {n} bytes (recorded {r.End}) with {(n == r.End ? "other" : "the same or other")} contents");
+                break;
+            case TraceOp.Write when _walPassthrough && r.File == DbFileKind.Wal:
+                using (var wal = File.OpenHandle(Require().FilePath(DbFileKind.Wal), FileMode.Open, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete))
+                {
+                    RandomAccess.Write(wal, r.Data, r.Offset);
+                }
                 break;
             case TraceOp.Write:
                 Require().Write(r.File, r.Data, r.Offset);
