@@ -74,9 +74,13 @@ public sealed class HaltLock
     /// once (checked before every attempt). The journal and the WAL are then settled into the
     /// database file (<paramref name="settle"/>), and the lock is recorded with the position.
     /// </summary>
+    /// <param name="id">The lock ID the replica chose.</param>
+    /// <param name="holder">The replica's node ID: only it may commit under the lock (<see cref="IsHeldBy"/>).</param>
+    /// <param name="settle">Brings the database file up to date under the lock (rolls back a hot journal, checkpoints the WAL).</param>
+    /// <param name="cancellationToken">Ends the wait.</param>
     /// <exception cref="ArgumentException">The ID is zero.</exception>
     /// <exception cref="TimeoutException">The write lock was not free in time ("context deadline exceeded").</exception>
-    public HaltLockInfo Grant(long id, Action<Db>? settle, CancellationToken cancellationToken)
+    public HaltLockInfo Grant(long id, ulong holder, Action<Db>? settle, CancellationToken cancellationToken)
     {
         if (id == 0)
         {
@@ -113,7 +117,7 @@ public sealed class HaltLock
             lock (_lock)
             {
                 // The write lock is held: no other grant can have happened meanwhile.
-                _granted = new GrantedLock(info, locks);
+                _granted = new GrantedLock(info, holder, locks);
             }
             DbLog.HaltGranted(_log, _db.Name, id, info.Pos);
             return info;
@@ -122,6 +126,15 @@ public sealed class HaltLock
         {
             locks.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>Primary side: whether the lock granted now has <paramref name="id"/> and was granted to <paramref name="holder"/>.</summary>
+    public bool IsHeldBy(long id, ulong holder)
+    {
+        lock (_lock)
+        {
+            return _granted is { } g && g.Info.Id == id && g.Holder == holder;
         }
     }
 
@@ -189,5 +202,5 @@ public sealed class HaltLock
     }
 
     /// <summary>A lock granted to a replica and the internal write lock held for it.</summary>
-    private sealed record GrantedLock(HaltLockInfo Info, Db.LockSet Locks);
+    private sealed record GrantedLock(HaltLockInfo Info, ulong Holder, Db.LockSet Locks);
 }

@@ -53,6 +53,9 @@ internal sealed class PageChecksums
     /// <summary>Forgets the WAL overlay (the WAL was checkpointed and reset).</summary>
     public void ClearWal() => _wal.Clear();
 
+    /// <summary>Whether any page has a WAL checksum (a committed frame not yet checkpointed).</summary>
+    public bool HasWal => _wal.Count > 0;
+
     /// <summary>Forgets checksums of pages beyond <paramref name="pageCount"/>, in the file and in the WAL overlay.</summary>
     public void Truncate(uint pageCount)
     {

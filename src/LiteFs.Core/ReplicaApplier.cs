@@ -116,6 +116,113 @@ internal sealed class ReplicaApplier(Db db, IDbHost host)
     }
 
     /// <summary>
+    /// Applies a transaction forwarded to the primary by the holder of the HALT lock (the HALT
+    /// lock holds SQLite's locks; the caller checked the holder and the lock ID). Nothing is
+    /// written to the database before all of it is checked: the file must follow the current
+    /// position exactly (a snapshot is refused), is stored while its encoding and file checksum
+    /// are verified, and the checksum the database would have after it is computed from its
+    /// pages and the current ones and must equal the file's post-apply checksum. Only then is
+    /// the file made durable, renamed into place and applied (a failure from there on is
+    /// fatal), and the streams send it on.
+    /// </summary>
+    /// <exception cref="LiteFsException">The file was refused (<see cref="LiteFsError.Invalid"/>): nothing changed.</exception>
+    public LtxHeader ApplyForwarded(byte[] headerBytes, Stream body, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(headerBytes);
+        ArgumentNullException.ThrowIfNull(body);
+        var header = LtxHeader.Read(headerBytes);
+        if (header.IsSnapshot)
+        {
+            throw new LiteFsException(LiteFsError.Invalid, $"{_db.Name}: a forwarded transaction cannot be a snapshot");
+        }
+        CheckFollows(header);
+        Directory.CreateDirectory(_db.LtxDir);
+        var final = System.IO.Path.Combine(_db.LtxDir, LtxFileName.Format(header.MinTxId, header.MaxTxId));
+        var temp = ReceivingPath(System.IO.Path.GetFileName(final));
+        try
+        {
+            LtxTrailer trailer;
+            using (var file = new StagedFileWriter(temp))
+            {
+                using var tee = new PrefixedStream(headerBytes, body, file);
+                try
+                {
+                    (_, trailer, _) = LtxDecoder.Verify(tee);
+                }
+                catch (Exception ex) when (ex is LtxFormatException or InvalidDataException or EndOfStreamException)
+                {
+                    throw new LiteFsException(LiteFsError.Invalid, $"ltx validation error: {ex.Message}");
+                }
+                file.Complete();
+            }
+            cancellationToken.ThrowIfCancellationRequested();
+
+            var pages = new List<(uint, Checksum)>();
+            using (var stored = File.OpenRead(temp))
+            using (var decoder = new LtxDecoder(stored))
+            {
+                decoder.ReadHeader();
+                var page = new byte[header.PageSize];
+                while (decoder.ReadPage(out var ph, page, out var checksum))
+                {
+                    pages.Add((ph.Pgno, checksum));
+                }
+            }
+            using (_db.EnterSync())
+            {
+                // Under the monitor from the check to the rename: nothing else moves the position
+                // while the HALT lock holds SQLite's locks, but the check is cheap to make exact.
+                CheckFollows(header);
+                if (_db.PageSize != 0 && header.PageSize != _db.PageSize)
+                {
+                    throw new LiteFsException(LiteFsError.Invalid, $"{_db.Name}: the file has page size {header.PageSize}, the database has {_db.PageSize}");
+                }
+                var predicted = _db.PageSize == 0 ? default : _db.PredictChecksum(pages, header.Commit);
+                if (_db.PageSize == 0 || predicted != trailer.PostApplyChecksum)
+                {
+                    throw new LiteFsException(LiteFsError.Invalid,
+                        $"{_db.Name}: post-apply checksum mismatch: the file says {trailer.PostApplyChecksum}, its pages give {predicted}");
+                }
+                using (var handle = File.OpenHandle(temp, FileMode.Open, FileAccess.ReadWrite))
+                {
+                    RandomAccess.FlushToDisk(handle);
+                }
+                File.Move(temp, final, overwrite: false);
+                Posix.FsyncDirectory(_db.LtxDir);
+                _db.NoteLtxRange(header.MinTxId, header.MaxTxId);
+            }
+        }
+        catch
+        {
+            Db.DeleteFile(temp);
+            throw;
+        }
+        try
+        {
+            ApplyReceived(() => _db.ApplyLtxFile(final, verified: true, durable: true));
+        }
+        catch (Exception ex) when (ex is not FatalDatabaseException)
+        {
+            throw FatalApply(final, ex);
+        }
+        return header;
+    }
+
+    /// <summary>Refuses a file that does not follow the database's position (every committed transaction recorded first).</summary>
+    private void CheckFollows(in LtxHeader header)
+    {
+        var pos = _db.RecordCommitted();
+        if (header.MinTxId != pos.TxId.Next)
+        {
+            throw new LiteFsException(LiteFsError.Invalid, $"non-sequential header minimum txid {header.MinTxId}, expecting {pos.TxId.Next}");
+        }
+        if (header.PreApplyChecksum != pos.PostApplyChecksum)
+        {
+            throw new LiteFsException(LiteFsError.Invalid, $"pre-apply checksum mismatch: {header.PreApplyChecksum}, expecting {pos.PostApplyChecksum}");
+        }
+    }
+
+    /// <summary>
     /// Applies a received file under the write lock the caller holds, with the kernel's caches
     /// around it: pages SQLite dirtied through its SHM mapping are written back before the header
     /// is rewritten (or the write-back would restore the old header afterwards), and stale pages

@@ -1,40 +1,110 @@
+using System.Globalization;
+using System.Text.Json;
 using System.Buffers;
 using System.Text;
 using LiteFs.Core;
 using LiteFs.Ltx;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 
 namespace LiteFs.Http;
 
 public sealed partial class NodeServer
 {
-    /// <summary>What a request gets that passed every check but needs the HALT lock on the primary.</summary>
-    internal const string WriteForwardingUnsupported = "write forwarding is not supported by this node yet";
-
-    /// <summary><c>POST /halt?name=&amp;id=</c>: id and self checks; acquiring the HALT lock itself is not available.</summary>
+    /// <summary>
+    /// <c>POST /halt?name=&amp;id=</c>: grants the database's HALT lock to the calling replica
+    /// (<see cref="HaltLock.Grant"/>: waits up to 10 s for local transactions or another HALT
+    /// lock; a retry with the granted lock's ID gets it back at once), after rolling back a hot
+    /// journal and checkpointing the WAL. Answers the lock as JSON. Only the primary grants it.
+    /// </summary>
     private async Task HaltAsync(HttpContext context)
     {
-        var id = Query(context.Request, "id");
-        if (!HttpErrors.TryParseInt64(id, out _))
+        var text = Query(context.Request, "id");
+        if (!HttpErrors.TryParseInt64(text, out var id))
         {
-            await ErrorAsync(context, StatusCodes.Status400BadRequest, $"invalid id: {HttpErrors.GoQuote(id)}").ConfigureAwait(false);
+            await ErrorAsync(context, StatusCodes.Status400BadRequest, $"invalid id: {HttpErrors.GoQuote(text)}").ConfigureAwait(false);
             return;
         }
-        if (CallerId(context.Request) == _store.NodeId)
+        var caller = CallerId(context.Request);
+        if (caller == _store.NodeId)
         {
             await ErrorAsync(context, StatusCodes.Status400BadRequest, "cannot remotely halt self").ConfigureAwait(false);
             return;
         }
-        await ErrorAsync(context, StatusCodes.Status501NotImplemented, WriteForwardingUnsupported).ConfigureAwait(false);
+        if (!_store.Role.CanWrite)
+        {
+            // Upstream grants it on any node; a replica's write lock would hold off nothing that matters.
+            await ErrorAsync(context, StatusCodes.Status503ServiceUnavailable, "acquire halt lock: node is not currently primary").ConfigureAwait(false);
+            return;
+        }
+        Db db;
+        try
+        {
+            db = _store.GetOrCreate(Query(context.Request, "name"));
+        }
+        catch (LiteFsException ex)
+        {
+            await ErrorAsync(context, StatusCodes.Status500InternalServerError, "create db: " + ex.Message).ConfigureAwait(false);
+            return;
+        }
+        HaltLockInfo info;
+        try
+        {
+            var token = context.RequestAborted;
+            info = await Task.Run(() => db.Halt.Grant(id, caller, static d => d.PrepareForHalt(), token), token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is ArgumentException or TimeoutException or LiteFsException or IOException)
+        {
+            var message = ex is ArgumentException ? "halt lock id required" : ex.Message;
+            await ErrorAsync(context, StatusCodes.Status500InternalServerError, "acquire halt lock: " + message).ConfigureAwait(false);
+            return;
+        }
+        var body = new ArrayBufferWriter<byte>(256);
+        using (var json = new Utf8JsonWriter(body, CompactJson))
+        {
+            WriteHaltLock(json, info);
+        }
+        body.Write("\n"u8);
+        context.Response.StatusCode = StatusCodes.Status200OK;
+        context.Response.ContentType = "text/plain; charset=utf-8";
+        context.Response.ContentLength = body.WrittenCount;
+        await context.Response.Body.WriteAsync(body.WrittenMemory, context.RequestAborted).ConfigureAwait(false);
     }
 
-    /// <summary><c>DELETE /halt?name=&amp;id=</c>: id and self checks; no HALT lock can be held here to release.</summary>
+    /// <summary>A HALT lock as upstream's JSON: <c>{"id":..,"pos":{"TXID":..,"PostApplyChecksum":..},"expires":..}</c>.</summary>
+    internal static void WriteHaltLock(Utf8JsonWriter json, HaltLockInfo info)
+    {
+        json.WriteStartObject();
+        json.WriteNumber("id", info.Id);
+        json.WriteStartObject("pos");
+        json.WriteString("TXID", info.Pos.TxId.ToString());
+        json.WriteString("PostApplyChecksum", info.Pos.PostApplyChecksum.ToString());
+        json.WriteEndObject();
+        if (info.Expires is { } expires)
+        {
+            json.WriteString("expires", FormatRfc3339Nano(expires.ToLocalTime()));
+        }
+        else
+        {
+            json.WriteNull("expires");
+        }
+        json.WriteEndObject();
+    }
+
+    /// <summary>A time as Go's <c>time.RFC3339Nano</c> writes it: fractional seconds without trailing zeros, <c>Z</c> for UTC.</summary>
+    internal static string FormatRfc3339Nano(DateTimeOffset time)
+    {
+        var text = time.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff", CultureInfo.InvariantCulture).TrimEnd('0').TrimEnd('.');
+        return text + (time.Offset == TimeSpan.Zero ? "Z" : time.ToString("zzz", CultureInfo.InvariantCulture));
+    }
+
+    /// <summary><c>DELETE /halt?name=&amp;id=</c>: releases the database's HALT lock if it is held under that ID; otherwise nothing. Always 200.</summary>
     private async Task UnhaltAsync(HttpContext context)
     {
-        var id = Query(context.Request, "id");
-        if (!HttpErrors.TryParseInt64(id, out _))
+        var text = Query(context.Request, "id");
+        if (!HttpErrors.TryParseInt64(text, out var id))
         {
-            await ErrorAsync(context, StatusCodes.Status400BadRequest, $"invalid id: {HttpErrors.GoQuote(id)}").ConfigureAwait(false);
+            await ErrorAsync(context, StatusCodes.Status400BadRequest, $"invalid id: {HttpErrors.GoQuote(text)}").ConfigureAwait(false);
             return;
         }
         if (CallerId(context.Request) == _store.NodeId)
@@ -42,16 +112,22 @@ public sealed partial class NodeServer
             await ErrorAsync(context, StatusCodes.Status400BadRequest, "cannot remotely unhalt self").ConfigureAwait(false);
             return;
         }
-        await ErrorAsync(context, StatusCodes.Status501NotImplemented, WriteForwardingUnsupported).ConfigureAwait(false);
+        _store.Find(Query(context.Request, "name"))?.Halt.Release(id);
+        context.Response.StatusCode = StatusCodes.Status200OK;
+        context.Response.ContentLength = 0;
     }
 
     /// <summary>
-    /// <c>POST /tx?name=&amp;lockID=</c>: self check, database, LTX header and its position checks;
-    /// committing the forwarded file (under a HALT lock) is not available.
+    /// <c>POST /tx?name=&amp;lockID=</c>: a transaction committed on the replica that holds the
+    /// HALT lock, as a raw LTX file. Accepted only from the node the lock was granted to, under
+    /// its lock ID, and only after the whole file was checked against the database
+    /// (<see cref="Db.ApplyForwarded"/>: position, encoding, file checksum, the post-apply
+    /// checksum computed from the pages); anything else is refused with 4xx and changes nothing.
     /// </summary>
     private async Task TxAsync(HttpContext context)
     {
-        if (CallerId(context.Request) == _store.NodeId)
+        var caller = CallerId(context.Request);
+        if (caller == _store.NodeId)
         {
             await ErrorAsync(context, StatusCodes.Status400BadRequest, "cannot remotely halt self").ConfigureAwait(false);
             return;
@@ -60,6 +136,13 @@ public sealed partial class NodeServer
         if (_store.Find(name) is not { } db)
         {
             await ErrorAsync(context, StatusCodes.Status404NotFound, $"database not found: {HttpErrors.GoQuote(name)}").ConfigureAwait(false);
+            return;
+        }
+        var lockText = Query(context.Request, "lockID");
+        if (!HttpErrors.TryParseInt64(lockText, out var lockId) || !db.Halt.IsHeldBy(lockId, caller))
+        {
+            await ErrorAsync(context, StatusCodes.Status409Conflict,
+                $"no halt lock is held on {HttpErrors.GoQuote(name)} by this node under lock id {HttpErrors.GoQuote(lockText)}").ConfigureAwait(false);
             return;
         }
         var head = new byte[LtxLayout.HeaderSize];
@@ -73,35 +156,39 @@ public sealed partial class NodeServer
             }
             read += n;
         }
-        string? error = null;
-        if (read < head.Length)
+        if (read < head.Length || !LtxHeader.TryRead(head, out _, out _))
         {
             // Go's io.ReadFull: EOF when nothing came, unexpected EOF when part of it did.
-            error = read == 0 ? "decode ltx header: EOF" : "decode ltx header: unexpected EOF";
-        }
-        else if (!LtxHeader.TryRead(head, out var header, out _))
-        {
-            error = "decode ltx header: invalid LTX file";
-        }
-        else if (!header.IsSnapshot)
-        {
-            // Every local transaction recorded: the file must follow the last one SQLite committed.
-            var pos = db.RecordCommitted();
-            if (header.MinTxId != pos.TxId.Next)
-            {
-                error = $"non-sequential header minimum txid {header.MinTxId}, expecting {pos.TxId.Next}";
-            }
-            else if (header.PreApplyChecksum != pos.PostApplyChecksum)
-            {
-                error = $"pre-apply checksum mismatch: {header.PreApplyChecksum}, expecting {pos.PostApplyChecksum}";
-            }
-        }
-        if (error is not null)
-        {
-            await ErrorAsync(context, StatusCodes.Status500InternalServerError, "write ltx file: " + error).ConfigureAwait(false);
+            var error = read == head.Length ? "invalid LTX file" : read == 0 ? "EOF" : "unexpected EOF";
+            await ErrorAsync(context, StatusCodes.Status400BadRequest, "write ltx file: decode ltx header: " + error).ConfigureAwait(false);
             return;
         }
-        await ErrorAsync(context, StatusCodes.Status501NotImplemented, WriteForwardingUnsupported).ConfigureAwait(false);
+        try
+        {
+            var token = context.RequestAborted;
+            // The body is read synchronously on a pool thread, as the stream's frames are written.
+            context.Features.GetRequiredFeature<IHttpBodyControlFeature>().AllowSynchronousIO = true;
+            var body = context.Request.Body;
+            await Task.Run(() => db.ApplyForwarded(head, body, token), token).ConfigureAwait(false);
+        }
+        catch (FatalDatabaseException)
+        {
+            // The node is shutting down (exit 99); no answer, as upstream.
+            context.Abort();
+            return;
+        }
+        catch (LiteFsException ex)
+        {
+            await ErrorAsync(context, StatusCodes.Status400BadRequest, "write ltx file: " + ex.Message).ConfigureAwait(false);
+            return;
+        }
+        catch (IOException ex)
+        {
+            await ErrorAsync(context, StatusCodes.Status500InternalServerError, "write ltx file: " + ex.Message).ConfigureAwait(false);
+            return;
+        }
+        context.Response.StatusCode = StatusCodes.Status200OK;
+        context.Response.ContentLength = 0;
     }
 
     /// <summary><c>POST /handoff?nodeID=</c>: upstream's checks in order; no lease here can be handed off.</summary>

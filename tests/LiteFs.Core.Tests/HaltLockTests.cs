@@ -14,6 +14,7 @@ public sealed class HaltLockTests : IDisposable
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
     private readonly TempDir _temp = new("litefs-halt");
+    private const ulong Holder = 0xABCD;
     private readonly FakeTimeProvider _time = new();
 
     public void Dispose() => _temp.Dispose();
@@ -47,12 +48,15 @@ public sealed class HaltLockTests : IDisposable
     {
         using var store = NewStore(primary: true);
         var db = store.Find("db")!;
-        var info = db.Halt.Grant(7, settle: null, CancellationToken.None);
+        var info = db.Halt.Grant(7, Holder, settle: null, CancellationToken.None);
 
         Assert.Equal(7, info.Id);
         Assert.Equal(db.Pos, info.Pos);
         Assert.Equal(_time.GetUtcNow() + HaltLock.Ttl, info.Expires);
         Assert.Equal(info, db.Halt.Granted);
+        Assert.True(db.Halt.IsHeldBy(7, Holder));
+        Assert.False(db.Halt.IsHeldBy(7, Holder + 1));
+        Assert.False(db.Halt.IsHeldBy(8, Holder));
         // A local SQLite connection cannot begin a read or a write while it is held.
         const ulong sqlite = 42;
         Assert.NotEqual(LockResult.Ok, db.Locks.TryLock([db.Locks.Shared], sqlite, LockRequest.Read));
@@ -69,10 +73,10 @@ public sealed class HaltLockTests : IDisposable
     {
         using var store = NewStore(primary: true);
         var db = store.Find("db")!;
-        var first = db.Halt.Grant(7, settle: null, CancellationToken.None);
+        var first = db.Halt.Grant(7, Holder, settle: null, CancellationToken.None);
         _time.Advance(TimeSpan.FromSeconds(3));
 
-        var again = db.Halt.Grant(7, settle: null, CancellationToken.None);
+        var again = db.Halt.Grant(7, Holder, settle: null, CancellationToken.None);
 
         Assert.Same(first, again);
     }
@@ -82,9 +86,9 @@ public sealed class HaltLockTests : IDisposable
     {
         using var store = NewStore(primary: true);
         var db = store.Find("db")!;
-        db.Halt.Grant(7, settle: null, CancellationToken.None);
+        db.Halt.Grant(7, Holder, settle: null, CancellationToken.None);
 
-        var second = Task.Factory.StartNew(() => db.Halt.Grant(9, settle: null, CancellationToken.None),
+        var second = Task.Factory.StartNew(() => db.Halt.Grant(9, Holder, settle: null, CancellationToken.None),
             CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         Thread.Sleep(200);
         _time.Advance(HaltLock.AcquireTimeout - TimeSpan.FromSeconds(1));
@@ -106,8 +110,8 @@ public sealed class HaltLockTests : IDisposable
     {
         using var store = NewStore(primary: true);
         var db = store.Find("db")!;
-        db.Halt.Grant(7, settle: null, CancellationToken.None);
-        var second = Task.Factory.StartNew(() => db.Halt.Grant(9, settle: null, CancellationToken.None),
+        db.Halt.Grant(7, Holder, settle: null, CancellationToken.None);
+        var second = Task.Factory.StartNew(() => db.Halt.Grant(9, Holder, settle: null, CancellationToken.None),
             CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         Thread.Sleep(100);
 
@@ -123,7 +127,7 @@ public sealed class HaltLockTests : IDisposable
     {
         using var store = NewStore(primary: true);
         var db = store.Find("db")!;
-        db.Halt.Grant(7, settle: null, CancellationToken.None);
+        db.Halt.Grant(7, Holder, settle: null, CancellationToken.None);
 
         _time.Advance(HaltLock.Ttl - TimeSpan.FromSeconds(1));
         store.ExpireHaltLocks();
@@ -141,7 +145,7 @@ public sealed class HaltLockTests : IDisposable
     {
         using var store = NewStore(primary: true);
         var db = store.Find("db")!;
-        var ex = Assert.Throws<ArgumentException>(() => db.Halt.Grant(0, settle: null, CancellationToken.None));
+        var ex = Assert.Throws<ArgumentException>(() => db.Halt.Grant(0, Holder, settle: null, CancellationToken.None));
         Assert.StartsWith("halt lock id required", ex.Message, StringComparison.Ordinal);
         Assert.Null(db.Halt.Granted);
     }

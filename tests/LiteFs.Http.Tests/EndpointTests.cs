@@ -31,10 +31,12 @@ public partial class EndpointTests
     [InlineData("PUT", "/halt", HttpStatusCode.MethodNotAllowed, "method not allowed\n")]
     [InlineData("GET", "/info/", HttpStatusCode.NotFound, "404 page not found\n")]
     [InlineData("GET", "/", HttpStatusCode.NotFound, "404 page not found\n")]
-    [InlineData("POST", "/halt?name=wal4096.db&id=7", HttpStatusCode.NotImplemented, NodeServer.WriteForwardingUnsupported + "\n")]
     [InlineData("POST", "/halt?name=wal4096.db", HttpStatusCode.BadRequest, "invalid id: \"\"\n")]
     [InlineData("POST", "/halt?name=wal4096.db&id=%22x%0A", HttpStatusCode.BadRequest, "invalid id: \"\\\"x\\n\"\n")]
-    [InlineData("DELETE", "/halt?name=wal4096.db&id=7", HttpStatusCode.NotImplemented, NodeServer.WriteForwardingUnsupported + "\n")]
+    [InlineData("DELETE", "/halt?name=wal4096.db&id=7", HttpStatusCode.OK, "")]
+    [InlineData("DELETE", "/halt?name=nope.db&id=7", HttpStatusCode.OK, "")]
+    [InlineData("POST", "/halt?name=wal4096.db&id=0", HttpStatusCode.InternalServerError, "acquire halt lock: halt lock id required\n")]
+    [InlineData("POST", "/tx?name=wal4096.db&lockID=7", HttpStatusCode.Conflict, "no halt lock is held on \"wal4096.db\" by this node under lock id \"7\"\n")]
     [InlineData("POST", "/handoff?nodeID=0x12", HttpStatusCode.BadRequest, "invalid node id\n")]
     [InlineData("POST", "/import?name=x.db", HttpStatusCode.NotImplemented, "import is not supported by this node yet\n")]
     [InlineData("GET", "/export?name=", HttpStatusCode.BadRequest, "name required\n")]
@@ -81,24 +83,6 @@ public partial class EndpointTests
         response.Dispose();
         Assert.Equal(HttpStatusCode.BadRequest, status);
         Assert.Equal("cannot connect to self\n", body);
-    }
-
-    [Fact]
-    public async Task Tx_HeaderOutOfSequence_RefusedWithUpstreamMessage()
-    {
-        await using var node = await NodeFixture.StartAsync(goldenDb: true);
-        // TXID 3's file applies after TXID 2; the primary is at 6.
-        var ltx = File.ReadAllBytes(NodeFixture.Golden("wal-4096", "ltx", "0000000000000003-0000000000000003.ltx"));
-        var (status, body, response) = await SendAsync(node, HttpMethod.Post, "/tx?name=wal4096.db&lockID=1", "1234567890ABCDEF", ltx);
-        response.Dispose();
-        Assert.Equal(HttpStatusCode.InternalServerError, status);
-        Assert.Equal("write ltx file: non-sequential header minimum txid 0000000000000003, expecting 0000000000000007\n", body);
-        (status, body, response) = await SendAsync(node, HttpMethod.Post, "/tx?name=wal4096.db&lockID=1", "1234567890ABCDEF", []);
-        response.Dispose();
-        Assert.Equal("write ltx file: decode ltx header: EOF\n", body);
-        (status, body, response) = await SendAsync(node, HttpMethod.Post, "/tx?name=wal4096.db&lockID=1", "1234567890ABCDEF", ltx[..50]);
-        response.Dispose();
-        Assert.Equal("write ltx file: decode ltx header: unexpected EOF\n", body);
     }
 
     [Fact]

@@ -18,7 +18,6 @@ public class GoldenApiTests
     [InlineData("halt-self")]
     [InlineData("unhalt-invalid-id")]
     [InlineData("tx-unknown-db")]
-    [InlineData("tx-garbage-body")]
     [InlineData("export-no-name")]
     [InlineData("export-unknown-db")]
     [InlineData("import-no-name")]
