@@ -247,6 +247,8 @@ internal static partial class MountCommand
             else
             {
                 _client = new NodeClient();
+                // Write forwarding: the -lock file borrows the primary's HALT lock through it.
+                _store.HaltClient = _client;
                 _replica = new ReplicaClient(_store, _client, new ReplicaOptions
                 {
                     ReconnectDelay = config.Lease.ReconnectDelay,

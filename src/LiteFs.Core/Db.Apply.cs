@@ -179,7 +179,8 @@ public sealed partial class Db
     /// </summary>
     public void Delete()
     {
-        if (!_host.IsWritable(this))
+        // Not under a HALT lock held from the primary either: a deletion is the primary's alone.
+        if (!_host.IsWritable(this) || Halt.Remote is not null)
         {
             throw Refused(new ReadOnlyReplicaException(Name));
         }

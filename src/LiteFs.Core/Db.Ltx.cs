@@ -31,7 +31,12 @@ public sealed partial class Db
     internal void FinishLtx(LtxEncoder encoder, Checksum postApply)
     {
         AssertSync();
-        var header = _ltx.Store(encoder, postApply, _pos);
+        // Under a HALT lock held from the primary, the primary has the transaction before this
+        // node records it (and before SQLite's commit returns); if it refuses, nothing is recorded.
+        Action<ReadOnlyMemory<byte>>? forward = Halt.Remote is { } held && !_host.IsPrimary
+            ? ltx => _host.ForwardTransaction(this, held.Id, ltx)
+            : null;
+        var header = _ltx.Store(encoder, postApply, _pos, forward);
         NoteLtxRange(header.MinTxId, header.MaxTxId);
         _pos = new Pos(header.MaxTxId, postApply);
         _ltx.CompleteDurability();

@@ -369,6 +369,8 @@ public sealed partial class Db
         }
         CloseHandle(DbFileKind.Journal);
         DeleteFile(FilePath(DbFileKind.Journal));
+        // SQLite may have the journal open or cached (PERSIST, TRUNCATE): the kernel must look again.
+        _host.Invalidator.InvalidateEntry(Name + "-journal");
         _journalActive = false;
         _dirty.Clear();
     }

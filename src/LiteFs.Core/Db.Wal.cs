@@ -72,6 +72,14 @@ public sealed partial class Db
     {
         if (Locks.Write.ModeOf(owner) == LockMode.Exclusive)
         {
+            if (Halt.Remote is not null && !_host.IsPrimary)
+            {
+                // Under a HALT lock held from the primary: the transaction is recorded and
+                // forwarded now, before SQLite's commit returns (a failure is fatal: SQLite has
+                // committed it here, and the primary does not have it).
+                _ = RecordCommitted();
+                return;
+            }
             _recorder.OnWriteLockReleased();
         }
     }

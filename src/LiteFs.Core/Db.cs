@@ -112,7 +112,7 @@ public sealed partial class Db : IDisposable
         LtxDir = System.IO.Path.Combine(path, "ltx");
         _ltx = new LtxWriter(name, LtxDir, _sync);
         _recorder = new WalRecorder(this, host, _ltx, _log);
-        _applier = new ReplicaApplier(this, host);
+        _applier = new ReplicaApplier(this, host, _log);
         Halt = new HaltLock(this, host.Time, _log);
     }
 
@@ -301,7 +301,9 @@ public sealed partial class Db : IDisposable
     /// <remarks>The descriptor is a duplicate the caller must close: the node's own may be closed any time.</remarks>
     public int PassthroughDescriptor(DbFileKind kind)
     {
-        if (kind != DbFileKind.Wal || !_host.IsWritable(this))
+        // Not under a HALT lock held from the primary: each commit there is forwarded when the
+        // WAL write lock is released, and writes after the lock ends must reach the node.
+        if (kind != DbFileKind.Wal || !_host.IsWritable(this) || Halt.Remote is not null)
         {
             return -1;
         }

@@ -53,4 +53,7 @@ internal static partial class DbLog
 
     [LoggerMessage(64, LogLevel.Warning, "database {Name}: HALT lock {Id} expired without a release; local writes resume")]
     public static partial void HaltExpired(ILogger logger, string name, long id);
+
+    [LoggerMessage(98, LogLevel.Warning, "database {Name}: HALT lock {Id} is no longer held on the primary (its transaction {TxId} arrived from another node); writes here are refused again")]
+    public static partial void HaltLost(ILogger logger, string name, long id, TxId txId);
 }

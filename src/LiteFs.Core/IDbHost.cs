@@ -21,6 +21,9 @@ internal interface IDbHost
     /// <summary>Tells the kernel about changes the node made behind SQLite's back.</summary>
     ICacheInvalidator Invalidator { get; }
 
+    /// <summary>Whether this node is the primary.</summary>
+    bool IsPrimary { get; }
+
     /// <summary>Whether writes to <paramref name="db"/> are allowed here (primary, or HALT lock held).</summary>
     bool IsWritable(Db db);
 
@@ -39,6 +42,12 @@ internal interface IDbHost
 
     /// <summary>Queues a database's recorder for the committer thread (<see cref="WalRecorder.RunCommitter"/>).</summary>
     void ScheduleCommit(WalRecorder recorder);
+
+    /// <summary>
+    /// Sends a transaction committed under a HALT lock held from the primary and returns once the
+    /// primary applied it; throws <see cref="LiteFsException"/> (EIO) when it did not.
+    /// </summary>
+    void ForwardTransaction(Db db, long lockId, ReadOnlyMemory<byte> ltx);
 
     /// <summary>A failure the node cannot continue after (exit status 99).</summary>
     void Fatal(FatalDatabaseException ex);

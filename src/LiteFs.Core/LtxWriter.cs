@@ -88,8 +88,9 @@ internal sealed class LtxWriter(string name, string ltxDir, object monitor) : ID
     /// <param name="encoder">The encoder <see cref="Begin"/> returned; disposed here.</param>
     /// <param name="postApply">The database's checksum after the file.</param>
     /// <param name="current">The database's position before the file (for the message when the file exists).</param>
+    /// <param name="beforeStore">Given the whole file before it is written: a transaction under a HALT lock held from the primary is forwarded there first; if it throws, nothing is stored.</param>
     /// <returns>The stored file's header.</returns>
-    public LtxHeader Store(LtxEncoder encoder, Checksum postApply, Pos current)
+    public LtxHeader Store(LtxEncoder encoder, Checksum postApply, Pos current, Action<ReadOnlyMemory<byte>>? beforeStore = null)
     {
         AssertOwned();
         var header = encoder.Header;
@@ -102,6 +103,7 @@ internal sealed class LtxWriter(string name, string ltxDir, object monitor) : ID
             // A TXID is used once: never replace a file already in the history.
             throw new LiteFsException($"{name}: {Path.GetFileName(final)} already exists; the position {current} is behind the LTX files");
         }
+        beforeStore?.Invoke(_buffer.GetBuffer().AsMemory(0, (int)_buffer.Length));
         var temp = Pool.Take() ?? final + ".tmp";
         // Create truncates: a file of that name left by a killed process may be longer than this one.
         using (var file = File.OpenHandle(temp, FileMode.Create, FileAccess.Write, FileShare.None))

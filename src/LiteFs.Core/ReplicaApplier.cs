@@ -17,10 +17,11 @@ namespace LiteFs.Core;
 /// belongs to the call, and the database's position, checksums and files change only inside
 /// <see cref="Db"/>'s methods it calls, under the database's monitor.
 /// </remarks>
-internal sealed class ReplicaApplier(Db db, IDbHost host)
+internal sealed class ReplicaApplier(Db db, IDbHost host, Microsoft.Extensions.Logging.ILogger log)
 {
     private readonly Db _db = db;
     private readonly IDbHost _host = host;
+    private readonly Microsoft.Extensions.Logging.ILogger _log = log;
 
     /// <summary>
     /// Receives one streamed LTX file on a replica: checks the position (unless it is a
@@ -53,6 +54,13 @@ internal sealed class ReplicaApplier(Db db, IDbHost host)
             using var skip = new PrefixedStream(headerBytes, payload, null);
             LtxDecoder.Verify(skip);
             return null;
+        }
+        if (_db.Halt.Remote is { } remote && header.MaxTxId.Value > remote.Pos.TxId.Value && _db.Halt.ClearRemote(remote.Id) is not null)
+        {
+            // Another node's transaction after the lock's position: the primary let the lock go
+            // (its TTL ended). Forgotten here without any lock taken, so the file applies as usual;
+            // the writer that held it finds out at its next commit, which the primary refuses.
+            DbLog.HaltLost(_log, _db.Name, remote.Id, header.MinTxId);
         }
         // Only this replica's stream moves its position, so it is checked before the file is
         // received (a mismatch means a resync: nothing to receive) and again under the lock.

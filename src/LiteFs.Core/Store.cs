@@ -105,6 +105,16 @@ public sealed partial class Store : IDbHost, IDisposable
     public ICacheInvalidator Invalidator { get; set; } = NullCacheInvalidator.Instance;
 
     /// <summary>
+    /// How this node, as a replica, asks its primary for HALT locks and sends the transactions
+    /// committed under them; null: write forwarding is not available (set once by the
+    /// composition root before the mount serves).
+    /// </summary>
+    public Replication.IHaltClient? HaltClient { get; set; }
+
+    /// <summary>The primary's API URL as the lease names it, if known.</summary>
+    public string? PrimaryUrl => _options.Lease.IsPrimary ? null : _options.Lease.PrimaryAdvertiseUrl;
+
+    /// <summary>
     /// Raised after every transaction committed or applied, with its database and new position:
     /// outside the database's monitor, one at a time, each database's in order. A subscriber runs
     /// on the thread that recorded the transaction (SQLite's, on the primary): it must be quick.
@@ -327,6 +337,7 @@ public sealed partial class Store : IDbHost, IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
+        ReleaseRemoteHalts();
         Role.Stop();
         _stopping.Cancel();
         try
@@ -367,4 +378,13 @@ public sealed partial class Store : IDbHost, IDisposable
 
     [LoggerMessage(7, LogLevel.Information, "cluster id {ClusterId} adopted from the primary")]
     private partial void LogClusterIdAdopted(string clusterId);
+
+    [LoggerMessage(8, LogLevel.Information, "database {Name}: HALT lock {Id} held from the primary at {Pos}; writes here are forwarded to it")]
+    private partial void LogHaltAcquired(string name, long id, Pos pos);
+
+    [LoggerMessage(9, LogLevel.Information, "database {Name}: HALT lock {Id} released")]
+    private partial void LogHaltReleased(string name, long id);
+
+    [LoggerMessage(10, LogLevel.Warning, "database {Name}: cannot give HALT lock {Id} back to the primary ({Reason}); it ends with its TTL")]
+    private partial void LogHaltReleaseFailed(string name, long id, string reason);
 }

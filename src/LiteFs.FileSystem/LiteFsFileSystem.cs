@@ -27,6 +27,7 @@ public sealed class LiteFsFileSystem : ICacheInvalidator, IDisposable
     {
         Store = store;
         LoggerFactory = loggerFactory;
+        Log = (loggerFactory ?? Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance).CreateLogger<LiteFsFileSystem>();
         Root = new RootNode(this);
         Started = Timespec.Now;
         Uid = Native.GetUid();
@@ -36,6 +37,9 @@ public sealed class LiteFsFileSystem : ICacheInvalidator, IDisposable
     internal Store Store { get; }
 
     internal ILoggerFactory? LoggerFactory { get; }
+
+    /// <summary>The file system's own log (its category).</summary>
+    internal ILogger Log { get; }
 
     internal RootNode Root { get; }
 

@@ -29,7 +29,7 @@ public sealed record NodeInfo(string? ClusterId, bool IsPrimary, bool Candidate,
 /// TCP for every call, even for an <c>https</c> URL, as LiteFS nodes and the CLI talk to each
 /// other. One instance holds a connection pool; share it.
 /// </summary>
-public sealed class NodeClient : IPrimaryClient, IDisposable
+public sealed class NodeClient : IPrimaryClient, IHaltClient, IDisposable
 {
     private readonly HttpClient _http;
 
@@ -151,6 +151,106 @@ public sealed class NodeClient : IPrimaryClient, IDisposable
             throw new NodeApiException("not eligible to become primary", 409);
         }
         EnsureOk(response);
+    }
+
+    /// <inheritdoc />
+    public async Task<HaltLockInfo> AcquireHaltAsync(string primaryUrl, ulong nodeId, string name, long id, CancellationToken cancellationToken)
+    {
+        var query = "name=" + Uri.EscapeDataString(name) + "&id=" + id.ToString(CultureInfo.InvariantCulture);
+        using var request = NewRequest(HttpMethod.Post, BuildUrl(primaryUrl, "/halt", query), nodeId);
+        using var response = await SendForwardingAsync(request, cancellationToken).ConfigureAwait(false);
+        var bytes = await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
+        return ParseHaltLock(bytes);
+    }
+
+    /// <summary>
+    /// A HALT lock from <c>POST /halt</c>'s body: <c>id</c>, <c>pos</c> (<c>TXID</c> and
+    /// <c>PostApplyChecksum</c>, any case, as v0.4.0 wrote them in lower camel case) and
+    /// <c>expires</c> (RFC 3339, or null).
+    /// </summary>
+    public static HaltLockInfo ParseHaltLock(ReadOnlySpan<byte> json)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(json.ToArray());
+            var root = doc.RootElement;
+            JsonElement? Get(JsonElement e, string key)
+            {
+                foreach (var p in e.EnumerateObject())
+                {
+                    if (string.Equals(p.Name, key, StringComparison.OrdinalIgnoreCase))
+                    {
+                        return p.Value;
+                    }
+                }
+                return null;
+            }
+            var id = Get(root, "id")?.GetInt64() ?? throw new NodeApiException("halt lock: no id");
+            var pos = Get(root, "pos") ?? throw new NodeApiException("halt lock: no pos");
+            var txid = TxId.Parse(Get(pos, "TXID")?.GetString() ?? throw new NodeApiException("halt lock: no pos.TXID"));
+            var checksum = Checksum.Parse(Get(pos, "PostApplyChecksum")?.GetString() ?? throw new NodeApiException("halt lock: no pos.PostApplyChecksum"));
+            DateTimeOffset? expires = Get(root, "expires") is { ValueKind: JsonValueKind.String } e
+                ? DateTimeOffset.Parse(e.GetString()!, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind)
+                : null;
+            return new HaltLockInfo(id, new Pos(txid, checksum), expires);
+        }
+        catch (Exception ex) when (ex is JsonException or FormatException or InvalidOperationException)
+        {
+            throw new NodeApiException($"cannot decode halt lock: {ex.Message}");
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task ReleaseHaltAsync(string primaryUrl, ulong nodeId, string name, long id, CancellationToken cancellationToken)
+    {
+        var query = "name=" + Uri.EscapeDataString(name) + "&id=" + id.ToString(CultureInfo.InvariantCulture);
+        using var request = NewRequest(HttpMethod.Delete, BuildUrl(primaryUrl, "/halt", query), nodeId);
+        using var response = await SendForwardingAsync(request, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async Task CommitAsync(string primaryUrl, ulong nodeId, string name, long lockId, ReadOnlyMemory<byte> ltx, CancellationToken cancellationToken)
+    {
+        var query = "name=" + Uri.EscapeDataString(name) + "&lockID=" + lockId.ToString(CultureInfo.InvariantCulture);
+        using var request = NewRequest(HttpMethod.Post, BuildUrl(primaryUrl, "/tx", query), nodeId);
+        request.Content = new ReadOnlyMemoryContent(ltx);
+        using var response = await SendForwardingAsync(request, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Sends a write-forwarding request; a transport failure or a status other than 200 is a <see cref="NodeApiException"/>.</summary>
+    private async Task<HttpResponseMessage> SendForwardingAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        HttpResponseMessage response;
+        try
+        {
+            response = await _http.SendAsync(request, cancellationToken).ConfigureAwait(false);
+        }
+        catch (HttpRequestException ex)
+        {
+            throw new NodeApiException($"{request.Method} {request.RequestUri?.AbsolutePath}: {ex.Message}");
+        }
+        try
+        {
+            await EnsureOkWithMessageAsync(response, cancellationToken).ConfigureAwait(false);
+            return response;
+        }
+        catch
+        {
+            response.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Throws unless the status is 200, with the primary's own message (its body's first line) when it gave one.</summary>
+    private static async Task EnsureOkWithMessageAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        if (response.StatusCode == HttpStatusCode.OK)
+        {
+            return;
+        }
+        var body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+        var line = body.Split('\n', 2)[0].Trim();
+        throw new NodeApiException(line.Length > 0 ? line : $"invalid response: code={(int)response.StatusCode}", (int)response.StatusCode);
     }
 
     private static HttpRequestMessage NewRequest(HttpMethod method, Uri url, ulong? nodeId)

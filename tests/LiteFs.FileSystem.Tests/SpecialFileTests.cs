@@ -67,7 +67,8 @@ public class SpecialFileTests
     public async Task Lock_HaltByte_AnswersByRole(bool primary, LockType type, bool wait, ulong start, Errno expected)
     {
         using var tree = new NodeTree(primary);
-        var node = (IHandleLocks)tree.Node("app.db-lock");
+        Assert.Equal(Errno.Ok, ((INodeOpen)tree.Node("app.db-lock")).Open(NodeTree.Context, 2, out var opened));
+        var node = (IHandleLocks)opened.Handle!;
         var request = new FileLock { Owner = 1, Start = start, End = start, Type = type };
         Assert.Equal(expected, await node.SetLock(NodeTree.Context, request, wait, CancellationToken.None));
     }
