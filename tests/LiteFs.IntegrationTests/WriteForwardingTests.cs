@@ -1,3 +1,4 @@
+using LiteFs.Core;
 using LiteFs.TestKit;
 
 namespace LiteFs.IntegrationTests;
@@ -105,6 +106,121 @@ public class WriteForwardingTests
 
         Assert.Equal(5, errno); // EIO: "acquire halt lock: context deadline exceeded"
         Assert.InRange(DateTime.UtcNow - started, TimeSpan.FromSeconds(9), TimeSpan.FromSeconds(30));
-        Assert.Contains("context deadline exceeded", cluster.Replicas[1].Describe(400), StringComparison.Ordinal);
+        // The node's log says why (its output is read from a pipe: allow it a moment to arrive).
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (!cluster.Replicas[1].Describe(400).Contains("context deadline exceeded", StringComparison.Ordinal) && DateTime.UtcNow < deadline)
+        {
+            Thread.Sleep(50);
+        }
+        Assert.Contains("cannot take the HALT lock: acquire halt lock: context deadline exceeded", cluster.Replicas[1].Describe(400), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void LitefsRun_WithHaltLockOn_MigrationOnAReplicaReachesEveryNode()
+    {
+        using var cluster = new Cluster(replicas: 2);
+        cluster.Start();
+        Sql.Cli(cluster.Primary.Path("app.db"), "PRAGMA journal_mode=wal; CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);");
+        cluster.WaitCaughtUp("app.db");
+        var replica = cluster.Replicas[1];
+        var db = replica.Path("app.db");
+
+        var (code, stdout, stderr) = LiteFsCommand.Run("run", "-url", replica.Url, "-with-halt-lock-on", db, "--",
+            "sqlite3", "-bail", "-cmd", ".timeout 10000", db,
+            "ALTER TABLE t ADD COLUMN w INTEGER NOT NULL DEFAULT 7; CREATE INDEX t_w ON t(w); INSERT INTO t(v) VALUES ('migrated');");
+
+        Assert.True(code == 0, $"litefs run exited {code}: {stdout}{stderr}\n{replica.Describe(30)}");
+        Assert.False(HaltLockFile.IsReportedHeld(db + "-lock"));
+        cluster.WaitCaughtUp("app.db");
+        foreach (var node in new[] { cluster.Primary }.Concat(cluster.Replicas))
+        {
+            Assert.Equal("migrated|7\n", Sql.Cli(node.Path("app.db"), "SELECT v, w FROM t;"));
+            Assert.Equal("ok\n", Sql.Cli(node.Path("app.db"), "PRAGMA integrity_check;"));
+        }
+        cluster.AssertIdentical("app.db");
+    }
+
+    [Fact]
+    public void LitefsRun_Errors_AsTheSpecSays()
+    {
+        using var cluster = new Cluster(replicas: 1);
+        cluster.Start();
+        Sql.Cli(cluster.Primary.Path("app.db"), "CREATE TABLE t (v TEXT);");
+        cluster.WaitCaughtUp("app.db");
+        var replica = cluster.Replicas[0];
+
+        var missing = LiteFsCommand.Run("run", "-with-halt-lock-on", replica.Path("nope.db"), "--", "true");
+        Assert.Equal(1, missing.ExitCode);
+        Assert.Equal($"ERROR: database does not exist: {replica.Path("nope.db")}\n", missing.Stderr);
+
+        var notMount = Path.Combine(replica.Root, "plain.db");
+        File.WriteAllBytes(notMount, []);
+        var plain = LiteFsCommand.Run("run", "-with-halt-lock-on", notMount, "--", "true");
+        Assert.Equal(1, plain.ExitCode);
+        Assert.Equal($"ERROR: lock file not available, are you sure \"{replica.Root}\" is a LiteFS mount?\n", plain.Stderr);
+
+        var both = LiteFsCommand.Run("run", "-promote", "-with-halt-lock-on", replica.Path("app.db"), "--", "true");
+        Assert.Equal(1, both.ExitCode);
+        Assert.Equal("ERROR: cannot specify both -promote & -with-halt-lock-on\n", both.Stderr);
+
+        var failing = LiteFsCommand.Run("run", "-with-halt-lock-on", replica.Path("app.db"), "--", "sh", "-c", "exit 3");
+        Assert.Equal(1, failing.ExitCode);
+        Assert.Equal("ERROR: exit status 3\n", failing.Stderr);
+        Assert.False(HaltLockFile.IsReportedHeld(replica.Path("app.db-lock")));
+
+        var noCommand = LiteFsCommand.Run("run", "-url", replica.Url);
+        Assert.Equal(2, noCommand.ExitCode);
+
+        var skipped = LiteFsCommand.Run("run", "-url", replica.Url, "-if-candidate", "--", "sh", "-c", "exit 3");
+        Assert.Equal(0, skipped.ExitCode);
+        Assert.Equal("node is not a candidate, skipping execution\n", skipped.Stderr);
+    }
+
+    [Fact]
+    public async Task MicrosoftDataSqlite_UnderHaltLockOnReplica_ReadersThereNeverSeeHalfATransaction()
+    {
+        using var cluster = new Cluster(replicas: 1);
+        cluster.Start();
+        Sql.Cli(cluster.Primary.Path("app.db"), "PRAGMA journal_mode=wal; CREATE TABLE a (n INTEGER); CREATE TABLE b (n INTEGER); INSERT INTO a VALUES (0); INSERT INTO b VALUES (0);");
+        cluster.WaitCaughtUp("app.db");
+        var replica = cluster.Replicas[0];
+        using var stop = new CancellationTokenSource();
+        var torn = 0;
+        var reads = 0;
+        var reader = Task.Run(() =>
+        {
+            using var connection = Sql.OpenReadOnly(replica.Path("app.db"));
+            while (!stop.IsCancellationRequested)
+            {
+                using var tx = connection.BeginTransaction();
+                var a = Convert.ToInt64(Sql.Scalar(connection, "SELECT n FROM a"), System.Globalization.CultureInfo.InvariantCulture);
+                var b = Convert.ToInt64(Sql.Scalar(connection, "SELECT n FROM b"), System.Globalization.CultureInfo.InvariantCulture);
+                if (a != b)
+                {
+                    Interlocked.Increment(ref torn);
+                }
+                Interlocked.Increment(ref reads);
+            }
+        });
+
+        using (HaltLockFile.Acquire(replica.Path("app.db-lock")))
+        using (var writer = Sql.Open(replica.Path("app.db")))
+        {
+            for (var i = 1; i <= 50; i++)
+            {
+                using var tx = writer.BeginTransaction();
+                Sql.Exec(writer, $"UPDATE a SET n = {i}");
+                Sql.Exec(writer, $"UPDATE b SET n = {i}");
+                tx.Commit();
+            }
+        }
+        stop.Cancel();
+        await reader;
+
+        Assert.Equal(0, torn);
+        Assert.True(reads > 0);
+        cluster.WaitCaughtUp("app.db");
+        Assert.Equal("50|50\n", Sql.Cli(cluster.Primary.Path("app.db"), "SELECT a.n, b.n FROM a, b;"));
+        cluster.AssertIdentical("app.db");
     }
 }
