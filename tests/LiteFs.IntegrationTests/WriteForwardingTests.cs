@@ -223,4 +223,187 @@ public class WriteForwardingTests
         Assert.Equal("50|50\n", Sql.Cli(cluster.Primary.Path("app.db"), "SELECT a.n, b.n FROM a, b;"));
         cluster.AssertIdentical("app.db");
     }
+
+    /// <summary>
+    /// The lock's holder outlives the primary's TTL: the primary releases it and commits again,
+    /// and its files reach the replica that still records the lock. Upstream's replica stalls for
+    /// good there (its stream waits for a lock it holds itself); here the stale record is dropped
+    /// and the file applied, and the holder's next commit is refused by the primary.
+    /// </summary>
+    [Fact]
+    public void HaltLockExpiresOnThePrimary_FilesStreamedAfterwardApplyWithoutDeadlock()
+    {
+        using var cluster = new Cluster(replicas: 1);
+        cluster.Start();
+        var primary = cluster.Primary;
+        var replica = cluster.Replicas[0];
+        Sql.Cli(primary.Path("app.db"), "CREATE TABLE t (v TEXT);");
+        cluster.WaitCaughtUp("app.db");
+
+        using (HaltLockFile.Acquire(replica.Path("app.db-lock")))
+        {
+            Sql.Cli(replica.Path("app.db"), "INSERT INTO t VALUES ('forwarded');");
+            // The TTL (30 s) and the primary's expiry check (every 5 s).
+            var deadline = DateTime.UtcNow + HaltLock.Ttl + TimeSpan.FromSeconds(20);
+            while (!primary.Describe(400).Contains("expired without a release", StringComparison.Ordinal))
+            {
+                Assert.True(DateTime.UtcNow < deadline, "the primary never expired the HALT lock:\n" + primary.Describe(30));
+                Thread.Sleep(200);
+            }
+            Sql.Cli(primary.Path("app.db"), "INSERT INTO t VALUES ('primary after expiry');");
+            cluster.WaitCaughtUp("app.db", TimeSpan.FromSeconds(20));
+            // The replica's own readers go on as usual.
+            Assert.Equal("forwarded\nprimary after expiry\n", Sql.Cli(replica.Path("app.db"), "SELECT v FROM t ORDER BY rowid;"));
+            Assert.False(HaltLockFile.IsReportedHeld(replica.Path("app.db-lock")));
+            // Writing under the lost lock is refused: nothing half-recorded anywhere.
+            Assert.NotEqual(0, Sql.CliRun(replica.Path("app.db"), "INSERT INTO t VALUES ('too late');").ExitCode);
+        }
+        Sql.Cli(primary.Path("app.db"), "INSERT INTO t VALUES ('primary again');");
+        cluster.WaitCaughtUp("app.db");
+        Assert.Equal("forwarded\nprimary after expiry\nprimary again\n", Sql.Cli(replica.Path("app.db"), "SELECT v FROM t ORDER BY rowid;"));
+        Assert.Equal("ok\n", Sql.Cli(replica.Path("app.db"), "PRAGMA integrity_check;"));
+        cluster.AssertIdentical("app.db");
+    }
+
+    [Theory]
+    [InlineData("delete")]
+    [InlineData("wal")]
+    public void HaltHolderKilledMidTransaction_NothingHalfAppliedAndTheLockIsFree(string mode)
+    {
+        using var cluster = new Cluster(replicas: 1);
+        cluster.Start();
+        Sql.Cli(cluster.Primary.Path("app.db"), $"PRAGMA journal_mode={mode}; CREATE TABLE t (v TEXT);");
+        cluster.WaitCaughtUp("app.db");
+        var replica = cluster.Replicas[0];
+        var db = replica.Path("app.db");
+
+        // A migration that dies halfway: its transaction has written pages (a big one spills
+        // them to the database file or the WAL) but never commits.
+        using (var run = LiteFsCommand.Start("run", "-url", replica.Url, "-with-halt-lock-on", db, "--", "sqlite3", "-bail", "-cmd", ".timeout 10000", db))
+        {
+            run.WriteStdin("PRAGMA cache_size = 10; BEGIN; INSERT INTO t VALUES ('committed first'); COMMIT;\n");
+            run.WriteStdin("BEGIN; WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) INSERT INTO t SELECT printf('%0500d', i) FROM n;\n");
+            // The primary's own readers wait while the lock is held: its position says it.
+            var target = Cluster.TxIdOf(cluster.Primary.ReadPos("app.db")!) + 1;
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+            while (Cluster.TxIdOf(cluster.Primary.ReadPos("app.db")!) < target)
+            {
+                Assert.True(DateTime.UtcNow < deadline, "the first transaction never reached the primary");
+                Thread.Sleep(50);
+            }
+            Thread.Sleep(500);
+            var children = ChildPids(run.Pid);
+            Assert.NotEmpty(children);
+            run.Signal(9);
+            foreach (var child in children)
+            {
+                KillPid(child);
+            }
+            Assert.True(run.WaitForExit(TimeSpan.FromSeconds(10)));
+        }
+        // Freed when the killed processes' files closed: another writer takes it at once.
+        var deadline2 = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (HaltLockFile.IsReportedHeld(db + "-lock"))
+        {
+            Assert.True(DateTime.UtcNow < deadline2, "the HALT lock stayed recorded after its holder died");
+            Thread.Sleep(100);
+        }
+        using (HaltLockFile.Acquire(db + "-lock"))
+        {
+            Sql.Cli(db, "INSERT INTO t VALUES ('after the crash');");
+        }
+        cluster.WaitCaughtUp("app.db");
+        foreach (var node in new[] { cluster.Primary }.Concat(cluster.Replicas))
+        {
+            Assert.Equal("committed first\nafter the crash\n", Sql.Cli(node.Path("app.db"), "SELECT v FROM t ORDER BY rowid;"));
+            Assert.Equal("ok\n", Sql.Cli(node.Path("app.db"), "PRAGMA integrity_check;"));
+        }
+        cluster.AssertIdentical("app.db");
+    }
+
+    [Fact]
+    public void PrimaryKilledWhileAReplicaHoldsTheLock_CommitRefusedThenReplicationGoesOn()
+    {
+        using var cluster = new Cluster(replicas: 1);
+        cluster.Start();
+        var primary = cluster.Primary;
+        var replica = cluster.Replicas[0];
+        Sql.Cli(primary.Path("app.db"), "CREATE TABLE t (v TEXT);");
+        cluster.WaitCaughtUp("app.db");
+        var db = replica.Path("app.db");
+
+        using (HaltLockFile.Acquire(db + "-lock"))
+        {
+            Sql.Cli(db, "INSERT INTO t VALUES ('forwarded');");
+            primary.Kill();
+            // The primary cannot take the commit: SQLite on the replica gets an error, and the
+            // transaction is not recorded anywhere.
+            var refused = Sql.CliRun(db, "INSERT INTO t VALUES ('lost with the primary');");
+            Assert.NotEqual(0, refused.ExitCode);
+        }
+        primary.Start();
+        cluster.WaitCaughtUp("app.db", TimeSpan.FromSeconds(60));
+        // Until the restarted primary serves, taking the lock fails (EIO), as an application retrying it would see.
+        HaltLockFile? halt = null;
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (halt is null)
+        {
+            try
+            {
+                halt = HaltLockFile.Acquire(db + "-lock");
+            }
+            catch (IOException ex) when (DateTime.UtcNow < deadline)
+            {
+                Assert.Contains("Input/output error", ex.Message, StringComparison.Ordinal);
+                Thread.Sleep(200);
+            }
+        }
+        using (halt)
+        {
+            Sql.Cli(db, "INSERT INTO t VALUES ('after the restart');");
+        }
+        cluster.WaitCaughtUp("app.db");
+        foreach (var node in new[] { primary, replica })
+        {
+            Assert.Equal("forwarded\nafter the restart\n", Sql.Cli(node.Path("app.db"), "SELECT v FROM t ORDER BY rowid;"));
+            Assert.Equal("ok\n", Sql.Cli(node.Path("app.db"), "PRAGMA integrity_check;"));
+        }
+        cluster.AssertIdentical("app.db");
+    }
+
+    /// <summary>The children of a process (from /proc), to stop what <c>litefs run</c> started, by PID.</summary>
+    private static List<int> ChildPids(int pid)
+    {
+        var children = new List<int>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (int.TryParse(Path.GetFileName(dir), out var candidate))
+            {
+                try
+                {
+                    var stat = File.ReadAllText(Path.Combine(dir, "stat"));
+                    var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                    if (int.Parse(fields[1], System.Globalization.CultureInfo.InvariantCulture) == pid)
+                    {
+                        children.Add(candidate);
+                    }
+                }
+                catch (IOException)
+                {
+                }
+            }
+        }
+        return children;
+    }
+
+    private static void KillPid(int pid)
+    {
+        try
+        {
+            System.Diagnostics.Process.GetProcessById(pid).Kill();
+        }
+        catch (ArgumentException)
+        {
+        }
+    }
 }
