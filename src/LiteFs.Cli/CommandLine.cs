@@ -20,6 +20,7 @@ internal static class CommandLine
             mount        mount the file system and run the node
             run          run a command with the HALT lock, after promotion, or only on a candidate
             ltx          inspect, verify, apply and build LTX files
+            recover      make a new LTX history from a database as it is (node stopped)
             version      prints the version
             help         shows this text
         """;
@@ -38,6 +39,7 @@ internal static class CommandLine
                 "ltx" => LtxCommands.Run(args[1..], stdout, stderr),
                 "mount" => MountCommand.Run(args.AsSpan(1), stdout, stderr),
                 "run" => RunCommand.Run(args.AsSpan(1), stdout, stderr),
+                "recover" => RecoverCommand.Run(args.AsSpan(1), stdout, stderr),
                 "version" or "-version" or "--version" => Version(stdout),
                 "help" or "-h" or "-help" or "--help" => Help(stdout),
                 _ => Unknown(args[0], stderr),

@@ -8,10 +8,13 @@ namespace LiteFs.Core;
 public sealed partial class Db
 {
     /// <summary>
-    /// Opens the database at start-up: discards a database file that is not SQLite, reconciles
-    /// the WAL with the newest LTX file, rolls back a hot journal, checkpoints the WAL, computes
-    /// every page's checksum, and applies the newest LTX file again so the database matches the
-    /// last durable transaction whatever moment a crash interrupted (unless it matches already).
+    /// Opens the database at start-up: checks the database file and the newest LTX files,
+    /// reconciles the WAL with the newest LTX file, rolls back a hot journal, checkpoints the
+    /// WAL, computes every page's checksum, and applies the newest LTX file again so the database
+    /// matches the last durable transaction whatever moment a crash interrupted (unless it
+    /// matches already). Damaged files are handled by the rule in <c>Db.Damage.cs</c>: nothing
+    /// that may be the only copy of a committed transaction is deleted or rolled back on a
+    /// primary; what the node cannot tell apart it refuses, with the reason, by throwing.
     /// </summary>
     internal void Open()
     {
@@ -19,12 +22,15 @@ public sealed partial class Db
         {
             Directory.CreateDirectory(Path);
             var dbPath = FilePath(DbFileKind.Database);
-            var length = File.Exists(dbPath) ? new FileInfo(dbPath).Length : 0;
-            if (length > 0 && !HasSqliteHeader(dbPath))
+            var length = File.Exists(dbPath) ? new FileInfo(dbPath).Length : -1;
+            var notSqlite = length > 0 && !HasSqliteHeader(dbPath);
+            if (notSqlite && !_host.IsWritable(this))
             {
-                DbLog.NotSqlite(_log, Name);
+                // A replica's copy is only a copy: it comes back whole from the primary.
+                DbLog.NotSqlite(_log, Name, dbPath);
                 Directory.Delete(Path, recursive: true);
                 Directory.CreateDirectory(Path);
+                (notSqlite, length) = (false, -1);
             }
             Directory.CreateDirectory(LtxDir);
             LtxFilePool.RemoveLeftovers(LtxDir);
@@ -33,19 +39,25 @@ public sealed partial class Db
                 // A file being received when the process stopped: never part of the history.
                 File.Delete(partial);
             }
+
+            var history = ExamineHistory();
+            if (_host.IsWritable(this) && (notSqlite || (length <= 0 && history.Damaged.Count == 0 && history.Newest?.Header?.Commit > 0)))
+            {
+                RebuildDatabase(history, length);
+            }
+            SetAside(history);
             DeleteFile(FilePath(DbFileKind.Shm));
             ReadHeader();
 
-            var newest = NewestIntactLtx(out var newestHeader, out var newestTrailer);
             _ltxRangeEnds.Clear();
             foreach (var (min, max, _) in LtxFiles())
             {
                 NoteLtxRange(min, max);
             }
             long tail = 0;
-            if (newest is not null)
+            if (history.WalBase is { } walBase)
             {
-                tail = SyncWalWith(newestHeader);
+                tail = SyncWalWith(walBase);
             }
 
             RollbackJournal();
@@ -53,11 +65,15 @@ public sealed partial class Db
             ReadHeader();
             ComputePageChecksums();
 
-            if (newest is null)
+            if (history.Damaged.Count > 0)
             {
-                _pos = Pos.Zero;
+                ResolveDamage(history);
             }
-            else if (HoldsAlready(newest, newestHeader, newestTrailer))
+            else if (history.Newest is not { Header: { } newestHeader, Trailer: { } newestTrailer } newest)
+            {
+                StartWithoutHistory();
+            }
+            else if (HoldsAlready(newest.Path, newestHeader, newestTrailer))
             {
                 // The usual restart: the database is what the newest file leaves. Made durable,
                 // not rewritten (after a snapshot, that file is the whole database).
@@ -66,7 +82,7 @@ public sealed partial class Db
             }
             else
             {
-                ApplyLtxFile(newest, verified: true);
+                ApplyLtxFile(newest.Path, verified: true);
             }
             if (tail > 0)
             {
@@ -113,33 +129,6 @@ public sealed partial class Db
             DbLog.RecoveredWal(_log, Name, before, _pos);
         }
         CheckpointWal();
-    }
-
-    /// <summary>
-    /// The newest LTX file that verifies. A newest file that does not was being written when the
-    /// machine stopped without SQLite having asked for it to be durable; it is set aside as
-    /// <c>NAME.corrupt</c> (the transaction, if SQLite committed it, is still in the WAL and is
-    /// recovered from there). An older file that does not verify is a real corruption: an error.
-    /// </summary>
-    private string? NewestIntactLtx(out LtxHeader header, out LtxTrailer trailer)
-    {
-        (header, trailer) = (default, default);
-        var files = LtxFiles();
-        for (var i = files.Count - 1; i >= 0; i--)
-        {
-            try
-            {
-                using var stream = File.OpenRead(files[i].Path);
-                (header, trailer, _) = LtxDecoder.Verify(stream);
-                return files[i].Path;
-            }
-            catch (LtxFormatException ex) when (i == files.Count - 1 && files.Count > 1)
-            {
-                DbLog.IncompleteLtx(_log, Name, System.IO.Path.GetFileName(files[i].Path), ex.Message);
-                File.Move(files[i].Path, files[i].Path + ".corrupt", overwrite: true);
-            }
-        }
-        return null;
     }
 
     /// <summary>

@@ -64,6 +64,45 @@ public sealed partial class Db
         return pos;
     }
 
+    /// <summary>
+    /// Records the database file as it is as a snapshot LTX file at <paramref name="txid"/>
+    /// (<c>0000000000000001-TXID.ltx</c>, what replicas receive as a snapshot), synced and renamed
+    /// into place, and moves the position there: start-up's answer to a history that does not
+    /// describe the database. The caller holds the monitor and has recovered the database file.
+    /// </summary>
+    private void RecordSnapshot(TxId txid)
+    {
+        AssertSync();
+        var database = RequireHandle(DbFileKind.Database);
+        var checksum = _checksums.Compute(PageCount, PageSize);
+        var final = System.IO.Path.Combine(LtxDir, LtxFileName.Format(new TxId(1), txid));
+        var temp = final + ".tmp";
+        var options = new LtxSnapshotOptions
+        {
+            Compress = _host.Compress,
+            NodeId = _host.NodeId,
+            Timestamp = _host.Time.GetUtcNow().ToUnixTimeMilliseconds(),
+            Name = Name,
+        };
+        try
+        {
+            using (var output = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
+            {
+                LtxSnapshot.Write(new SnapshotPages(database, null, [], PageSize), PageSize, PageCount, output, txid, options, checksum);
+                output.Flush(flushToDisk: true);
+            }
+            File.Move(temp, final, overwrite: true);
+        }
+        catch (InvalidDataException ex)
+        {
+            DeleteFile(temp);
+            throw new LiteFsException($"cannot record {FilePath(DbFileKind.Database)} as a snapshot: {ex.Message}", ex);
+        }
+        Posix.FsyncDirectory(LtxDir);
+        _pos = new Pos(txid, checksum);
+        Timestamp = options.Timestamp.Value;
+    }
+
     /// <summary>The committed pages: the database file's, overlaid by the newest committed WAL frame of each page.</summary>
     private sealed class SnapshotPages(SafeFileHandle? database, SafeFileHandle? wal, Dictionary<uint, long> frames, int pageSize) : ISnapshotPageSource
     {

@@ -9,14 +9,14 @@ namespace LiteFs.Core;
 /// </summary>
 internal static partial class DbLog
 {
-    [LoggerMessage(50, LogLevel.Warning, "database {Name}: file is not a SQLite database; discarding its folder, it will be replicated again")]
-    public static partial void NotSqlite(ILogger logger, string name);
+    [LoggerMessage(50, LogLevel.Warning, "database {Name}: {Path} is not a SQLite database; discarding its folder on this replica, it will be replicated again")]
+    public static partial void NotSqlite(ILogger logger, string name, string path);
 
     [LoggerMessage(51, LogLevel.Warning, "database {Name}: recovered WAL transactions after {Before} that had no LTX file; now at {Pos}")]
     public static partial void RecoveredWal(ILogger logger, string name, Pos before, Pos pos);
 
-    [LoggerMessage(52, LogLevel.Warning, "database {Name}: newest LTX file {File} is incomplete ({Reason}); setting it aside")]
-    public static partial void IncompleteLtx(ILogger logger, string name, string file, string reason);
+    [LoggerMessage(52, LogLevel.Warning, "database {Name}: LTX file {File} {Damage}; set aside as {File}.corrupt")]
+    public static partial void LtxSetAside(ILogger logger, string name, string file, string damage);
 
     [LoggerMessage(53, LogLevel.Information, "database {Name}: truncating WAL from {Size} to {End} bytes: frames after TXID {TxId} have no LTX file")]
     public static partial void TruncatingWal(ILogger logger, string name, long size, long end, TxId txId);
@@ -56,4 +56,28 @@ internal static partial class DbLog
 
     [LoggerMessage(98, LogLevel.Warning, "database {Name}: HALT lock {Id} is no longer held on the primary (its transaction {TxId} arrived from another node); writes here are refused again")]
     public static partial void HaltLost(ILogger logger, string name, long id, TxId txId);
+
+    [LoggerMessage(65, LogLevel.Warning, "database {Name}: the database holds its transaction although LTX file {File} is damaged (TXID {TxId}, checksum {Checksum}): position kept, the file made again as a snapshot of the database")]
+    public static partial void DamagedLtxInDatabase(ILogger logger, string name, string file, TxId txId, Checksum checksum);
+
+    [LoggerMessage(66, LogLevel.Warning, "database {Name}: the transaction of damaged LTX file {File} is not in the database; continuing from {Newest}")]
+    public static partial void DamagedLtxNotInDatabase(ILogger logger, string name, string file, string newest);
+
+    [LoggerMessage(67, LogLevel.Error, "database {Name}: the database matches neither damaged LTX file {File} nor the LTX file before it; recording the database as it is as a new snapshot at TXID {TxId} (replicas take it whole)")]
+    public static partial void DamagedLtxNewSnapshot(ILogger logger, string name, string file, TxId txId);
+
+    [LoggerMessage(68, LogLevel.Warning, "database {Name}: {Path} {Found}; rebuilt from LTX files {First} to {Last} at position {Pos}, the damaged file kept as {Path}.corrupt")]
+    public static partial void DatabaseRebuilt(ILogger logger, string name, string path, string found, string first, string last, Pos pos);
+
+    [LoggerMessage(69, LogLevel.Warning, "database {Name} has pages but no LTX history ({Pages} pages): recording the database as it is as a new snapshot at TXID {TxId}")]
+    public static partial void NoHistory(ILogger logger, string name, uint pages, TxId txId);
+
+    [LoggerMessage(70, LogLevel.Warning, "database {Name} has pages but no LTX history on this replica ({Pages} pages): it waits for a snapshot from the primary")]
+    public static partial void NoHistoryOnReplica(ILogger logger, string name, uint pages);
+
+    [LoggerMessage(71, LogLevel.Warning, "database {Name}: LTX history replaced by a snapshot of the database at {Pos}; the previous files are in {SetAside}")]
+    public static partial void HistoryReplaced(ILogger logger, string name, Pos pos, string setAside);
+
+    [LoggerMessage(72, LogLevel.Warning, "database {Name}: {Path} is not a SQLite database but only zeros ({Length} bytes, never written) and there is no LTX history: set aside as {Path}.corrupt, the database starts empty")]
+    public static partial void ZeroDatabaseSetAside(ILogger logger, string name, string path, long length);
 }

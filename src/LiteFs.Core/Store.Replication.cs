@@ -9,6 +9,13 @@ public sealed partial class Store
     private int _subscribers;
 
     /// <summary>
+    /// Why this replica is not following its primary, once its attempts failed several times in
+    /// a row; null while it follows (and always on a primary). Written only by the replication
+    /// loop's thread (<see cref="Replication.ReplicaClient"/>); read anywhere (volatile).
+    /// </summary>
+    private volatile string? _replicationFailure;
+
+    /// <summary>
     /// Completes once the node may serve: at once on the primary, when the first READY frame
     /// arrives on a replica.
     /// </summary>
@@ -16,6 +23,22 @@ public sealed partial class Store
 
     /// <summary>Whether <see cref="Ready"/> has completed.</summary>
     public bool IsReady => _ready.Task.IsCompleted;
+
+    /// <summary>
+    /// False while this replica keeps failing to follow its primary (<see cref="ReplicationFailure"/>
+    /// says why): its data may be falling behind, though it stays readable. Reported in
+    /// <c>/info</c> and <c>/metrics</c>.
+    /// </summary>
+    public bool IsHealthy => _replicationFailure is null;
+
+    /// <summary>Why this replica is unhealthy; null when it is not.</summary>
+    public string? ReplicationFailure => _replicationFailure;
+
+    /// <summary>Reports the replica unhealthy, with the reason (the replication loop only).</summary>
+    public void ReportReplicationFailure(string reason) => _replicationFailure = reason;
+
+    /// <summary>Reports the replica healthy again (the replication loop only).</summary>
+    public void ClearReplicationFailure() => _replicationFailure = null;
 
     /// <summary>Marks the node ready (idempotent).</summary>
     public void MarkReady() => _ready.TrySetResult();

@@ -183,6 +183,38 @@ public sealed partial class Store : IDbHost, IDisposable
         _haltExpiry = Task.Run(() => HaltExpiryLoopAsync(_stopping.Token));
     }
 
+    /// <summary>
+    /// Makes a new LTX history for one database from the database as it is, on a stopped node
+    /// (<c>litefs recover</c>): the previous LTX files are moved to <c>dbs/NAME/ltx.replaced.TIME/</c>
+    /// and a snapshot after the highest TXID ever used becomes the history, so every replica
+    /// takes the database whole. For the cases start-up refuses because it cannot tell what was
+    /// committed. Only the named database is opened; the store is not opened.
+    /// </summary>
+    /// <returns>The database's new position and where its previous LTX files went (null when it had none).</returns>
+    public (Pos Pos, string? SetAside) RecoverHistory(string name)
+    {
+        if (!IsValidName(name))
+        {
+            throw new LiteFsException(LiteFsError.Invalid, $"invalid database name \"{name}\"");
+        }
+        var dir = Path.Combine(DataDir, "dbs", name);
+        if (!Directory.Exists(dir))
+        {
+            throw new LiteFsException(LiteFsError.NotFound, $"database {name} not found: {dir} does not exist");
+        }
+        using var dataDirLock = Posix.TryLockDirectory(DataDir)
+            ?? throw new LiteFsException($"data directory {DataDir} is in use by another litefs process; stop the node first");
+        var db = new Db(this, name, dir);
+        try
+        {
+            return db.RecoverHistory();
+        }
+        finally
+        {
+            db.Dispose();
+        }
+    }
+
     /// <summary>How often granted HALT locks are checked for expiry.</summary>
     public static readonly TimeSpan HaltExpiryInterval = TimeSpan.FromSeconds(5);
 

@@ -30,7 +30,11 @@ public sealed partial class NodeServer
         NewLine = "\n",
     };
 
-    /// <summary><c>GET /info</c>: the node as JSON, two-space indented, then a newline.</summary>
+    /// <summary>
+    /// <c>GET /info</c>: the node as JSON, two-space indented, then a newline; upstream's fields,
+    /// then <c>proxyURL</c> when there is a proxy, and <c>healthy: false</c> with the reason while
+    /// this replica's replication keeps failing.
+    /// </summary>
     private Task InfoAsync(HttpContext context)
     {
         var body = new ArrayBufferWriter<byte>(256);
@@ -52,6 +56,13 @@ public sealed partial class NodeServer
                 // Not in upstream's /info (extra fields are ignored there): where this node's HTTP
                 // proxy is reached, so a replica's proxy can forward writes to the primary's.
                 json.WriteString("proxyURL", proxyUrl);
+            }
+            if (_store.ReplicationFailure is { } failure)
+            {
+                // Also not in upstream's /info, and only while it applies: a replica whose
+                // replication keeps failing says so, and why.
+                json.WriteBoolean("healthy", false);
+                json.WriteString("replicationError", failure);
             }
             json.WriteEndObject();
         }
@@ -191,6 +202,7 @@ public sealed partial class NodeServer
             PerDb("litefs_db_ltx_bytes", "Number of bytes used by LTX files on disk.", ltx.Select(l => (l.Name, (double)l.Files.Bytes))),
             PerDb("litefs_db_ltx_count", "Number of LTX files on disk.", ltx.Select(l => (l.Name, (double)l.Files.Count))),
             PerDb("litefs_db_txid", "Current transaction ID.", dbs.Select(d => (d.Name, (double)d.Pos.TxId.Value))),
+            Gauge("litefs_healthy", "Whether the node replicates normally (0 on a replica whose replication keeps failing).", _store.IsHealthy ? 1 : 0),
             Gauge("litefs_http_stream_count", "Number of streams currently connected.", StreamCount),
             Gauge("litefs_is_primary", "Primary status of the node.", _store.IsPrimary ? 1 : 0),
             Gauge("litefs_lag_seconds", "Lag behind the primary node, in seconds", _store.IsReady ? _store.Lag.TotalSeconds : 0),

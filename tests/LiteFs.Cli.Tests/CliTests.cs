@@ -147,11 +147,69 @@ public class CliTests
     [InlineData("ltx", "dump", "-bogus", "x")]
     [InlineData("ltx", "encode-db", "db", "-o", "x", "-txid", "twelve")]
     [InlineData("nonsense")]
+    [InlineData("recover")]
+    [InlineData("recover", "app.db")]
     public void UsageErrors_ExitTwo(params string[] args)
     {
         var (code, _, err) = Run(args);
         Assert.Equal(CommandLine.UsageError, code);
         Assert.False(string.IsNullOrWhiteSpace(err));
+    }
+
+    /// <summary>A data directory with the golden delete-1024 database at TXID 5 and its LTX files 2 to 5, and a litefs.yml for it.</summary>
+    private static string RecoverFixture(TempDir temp)
+    {
+        var golden = Path.Combine(RepoPaths.Golden, "delete-1024");
+        var dir = temp.Combine("data", "dbs", "app.db");
+        Directory.CreateDirectory(Path.Combine(dir, "ltx"));
+        File.Copy(Path.Combine(golden, "states", "txid-5.database"), Path.Combine(dir, "database"));
+        for (var i = 2; i <= 5; i++)
+        {
+            var name = $"{i:x16}-{i:x16}.ltx";
+            File.Copy(Path.Combine(golden, "ltx", name), Path.Combine(dir, "ltx", name));
+        }
+        foreach (var file in Directory.EnumerateFiles(temp.Path, "*", SearchOption.AllDirectories))
+        {
+            File.SetAttributes(file, FileAttributes.Normal);
+        }
+        var config = temp.Combine("litefs.yml");
+        File.WriteAllText(config, $"""
+            fuse:
+              dir: "{temp.Combine("mnt")}"
+            data:
+              dir: "{temp.Combine("data")}"
+            lease:
+              type: "static"
+              candidate: true
+              advertise-url: "http://127.0.0.1:20202"
+            """);
+        return config;
+    }
+
+    [Fact]
+    public void Recover_Database_MakesNewHistoryAfterItsLastTxId()
+    {
+        using var temp = new TempDir();
+        var config = RecoverFixture(temp);
+        var (code, output, err) = Run("recover", "-name", "app.db", "-config", config);
+        Assert.True(code == 0, err);
+        Assert.Contains("database app.db: new history from a snapshot of the database at position 0000000000000006/e415b20785273d2a", output, StringComparison.Ordinal);
+        Assert.Contains("previous LTX files kept in " + temp.Combine("data", "dbs", "app.db", "ltx.replaced."), output, StringComparison.Ordinal);
+        var ltx = temp.Combine("data", "dbs", "app.db", "ltx");
+        Assert.Equal(["0000000000000001-0000000000000006.ltx"], Directory.GetFiles(ltx, "*.ltx").Select(Path.GetFileName));
+    }
+
+    [Fact]
+    public void Recover_DatabaseNotSqlite_RefusesWithTheReason()
+    {
+        using var temp = new TempDir();
+        var config = RecoverFixture(temp);
+        var database = temp.Combine("data", "dbs", "app.db", "database");
+        File.WriteAllBytes(database, File.ReadAllBytes(database)[..50]);
+        var (code, _, err) = Run("recover", "-name", "app.db", "-config", config);
+        Assert.Equal(1, code);
+        Assert.Contains($"ERROR: {database} is missing, empty or not a SQLite database", err, StringComparison.Ordinal);
+        Assert.Equal(4, Directory.GetFiles(temp.Combine("data", "dbs", "app.db", "ltx"), "*.ltx").Length);
     }
 
     [Theory]

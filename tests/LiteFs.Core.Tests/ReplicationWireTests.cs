@@ -135,7 +135,8 @@ public class ReplicationWireTests
 
     [Theory]
     [InlineData("00000008", "invalid stream frame type: 0x08")]
-    [InlineData("53514c69", "invalid stream frame type: 0x53514c69")]
+    [InlineData("53514c69", "invalid stream frame type: 0x53514c69; the primary sent text instead of frames: \"SQLi\"")]
+    [InlineData("696e76616c6964206c74780a00000003", "invalid stream frame type: 0x696e7661; the primary sent text instead of frames: \"invalid ltx\"")]
     [InlineData("000000", "the stream ended inside a frame type")]
     [InlineData("0000000700", "the stream ended inside the HEARTBEAT timestamp")]
     [InlineData("00000001000000000000000000000005616263", "the stream ended inside the LTX frame name")]

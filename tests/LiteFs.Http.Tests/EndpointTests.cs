@@ -126,6 +126,32 @@ public partial class EndpointTests
     }
 
     [Fact]
+    public async Task InfoAndMetrics_ReplicaWhoseReplicationKeepsFailing_SayUnhealthyAndWhy()
+    {
+        await using var node = await NodeFixture.StartAsync(primary: false);
+        var (_, healthyInfo, healthyResponse) = await SendAsync(node, HttpMethod.Get, "/info");
+        healthyResponse.Dispose();
+        Assert.DoesNotContain("healthy", healthyInfo, StringComparison.Ordinal);
+        var (_, healthyMetrics, healthyMetricsResponse) = await SendAsync(node, HttpMethod.Get, "/metrics");
+        healthyMetricsResponse.Dispose();
+        Assert.Contains("litefs_healthy 1", healthyMetrics.Split('\n'));
+
+        node.Store.ReportReplicationFailure("3 attempts in a row to follow http://primary failed");
+        var (_, info, infoResponse) = await SendAsync(node, HttpMethod.Get, "/info");
+        infoResponse.Dispose();
+        Assert.Contains("\"healthy\": false,", info, StringComparison.Ordinal);
+        Assert.Contains("\"replicationError\": \"3 attempts in a row to follow http://primary failed\"", info, StringComparison.Ordinal);
+        var (_, metrics, metricsResponse) = await SendAsync(node, HttpMethod.Get, "/metrics");
+        metricsResponse.Dispose();
+        Assert.Contains("litefs_healthy 0", metrics.Split('\n'));
+
+        node.Store.ClearReplicationFailure();
+        var (_, again, againResponse) = await SendAsync(node, HttpMethod.Get, "/info");
+        againResponse.Dispose();
+        Assert.DoesNotContain("healthy", again, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Events_ReplicaApplyingSnapshot_TxEventAfterInit()
     {
         await using var primary = await NodeFixture.StartAsync(goldenDb: true);

@@ -138,6 +138,30 @@ public sealed class ClusterNode : IDisposable
         }
     }
 
+    /// <summary>
+    /// Starts <c>litefs mount -config</c> for a run that is expected to end on its own (a refused
+    /// start-up) and waits for it to exit; returns the exit code. Its output is <see cref="Process"/>'s.
+    /// </summary>
+    public int RunToExit()
+    {
+        if (IsRunning)
+        {
+            throw new InvalidOperationException($"{Name} is already running (pid {_process!.Pid})");
+        }
+        RetireProcess();
+        _runs++;
+        _process = LiteFsCommand.Start("mount", "-config", ConfigPath);
+        if (!_process.WaitForExit(StartTimeout))
+        {
+            throw new TimeoutException($"{Name} did not exit within {StartTimeout.TotalSeconds} s.\n{Describe()}");
+        }
+        if (Mounts.IsMounted(MountPoint))
+        {
+            Mounts.ForceDetach(MountPoint);
+        }
+        return _process.ExitCode;
+    }
+
     /// <summary>Stops the node with SIGTERM and waits for a clean exit; returns the exit code.</summary>
     public int Stop()
     {

@@ -32,9 +32,10 @@ public sealed partial class PrimaryStreamer
 
     /// <summary>
     /// Streams to one replica until <paramref name="cancellationToken"/> is cancelled (client gone
-    /// or shutdown), the node stops being primary, or writing fails. Blocking. An error after the
-    /// stream started is written into the body as text, as upstream does; an END frame is always
-    /// attempted last.
+    /// or shutdown), the node stops being primary, or writing fails. Blocking. A stored file that
+    /// does not verify is never sent (a snapshot goes instead). Any other error after the stream
+    /// started is written into the body as text, as upstream does (the replica reports it and
+    /// reconnects); an END frame is always attempted last.
     /// </summary>
     public void Run(ulong replicaId, IReadOnlyDictionary<string, Pos> positions, IReadOnlySet<string>? filter, Stream output, CancellationToken cancellationToken)
     {
@@ -156,7 +157,19 @@ public sealed partial class PrimaryStreamer
                 file.ReadExactly(rented, 0, length);
                 source = new MemoryStream(rented, 0, length, writable: false);
             }
-            var (header, trailer, _) = LtxDecoder.Verify(source);
+            LtxHeader header;
+            LtxTrailer trailer;
+            try
+            {
+                (header, trailer, _) = LtxDecoder.Verify(source);
+            }
+            catch (Exception ex) when (ex is LtxFormatException or InvalidDataException or EndOfStreamException)
+            {
+                // Never sent: the replica would refuse it and ask again forever. The database
+                // holds the transaction; the replica gets all of it as a snapshot instead.
+                LogDamagedFile(db.Name, Path.GetFileName(path), ex.Message);
+                return SendSnapshot(writer, db, cancellationToken);
+            }
             if (header.PreApplyChecksum != client.PostApplyChecksum)
             {
                 return SendSnapshot(writer, db, cancellationToken);
@@ -226,4 +239,7 @@ public sealed partial class PrimaryStreamer
 
     [LoggerMessage(252, LogLevel.Information, "sending snapshot of {Name}")]
     private partial void LogSnapshot(string name);
+
+    [LoggerMessage(253, LogLevel.Error, "stored LTX file {File} of {Name} is damaged ({Reason}): not sent, the replica gets a snapshot instead (the file is kept for inspection)")]
+    private partial void LogDamagedFile(string name, string file, string reason);
 }

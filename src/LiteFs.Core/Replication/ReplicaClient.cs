@@ -28,6 +28,9 @@ public sealed record ReplicaOptions
 /// </summary>
 public sealed partial class ReplicaClient : IDisposable
 {
+    /// <summary>Attempts failing in a row before the replica reports itself unhealthy (<see cref="Store.IsHealthy"/>).</summary>
+    public const int UnhealthyAfter = 3;
+
     private readonly Store _store;
     private readonly IPrimaryClient _client;
     private readonly ReplicaOptions _options;
@@ -40,7 +43,7 @@ public sealed partial class ReplicaClient : IDisposable
     private volatile PrimaryStream? _current;
     private int _disposed;
 
-    /// <summary>Attempts in a row that failed before the primary's READY arrived.</summary>
+    /// <summary>Attempts in a row that failed before the primary's READY arrived. Loop thread.</summary>
     private int _failures;
 
     /// <summary>Creates the loop; nothing happens until <see cref="Start"/>.</summary>
@@ -76,6 +79,7 @@ public sealed partial class ReplicaClient : IDisposable
             }
             else
             {
+                string? failure = null;
                 try
                 {
                     handoff = FollowOnce(url, token);
@@ -89,10 +93,19 @@ public sealed partial class ReplicaClient : IDisposable
                     // The store has already decided the process's fate.
                     break;
                 }
+                catch (StreamProtocolException ex)
+                {
+                    // Bytes that are not frames (such as the text of an error the primary hit
+                    // mid-stream): nothing after them can be trusted, so the stream is dropped.
+                    failure = Describe(ex);
+                    LogUnreadable(url, failure);
+                }
                 catch (Exception ex) when (ex is not OutOfMemoryException)
                 {
-                    LogStreamError(url, Describe(ex));
+                    failure = Describe(ex);
+                    LogStreamError(url, failure);
                 }
+                CheckHealth(url, failure);
             }
             if (!handoff && !Pause(NextDelay(), token))
             {
@@ -187,6 +200,11 @@ public sealed partial class ReplicaClient : IDisposable
                             LogReady();
                         }
                         _store.MarkReady();
+                        if (!_store.IsHealthy)
+                        {
+                            _store.ClearReplicationFailure();
+                            LogHealthy(url);
+                        }
                         break;
                     case StreamFrameType.Heartbeat:
                         _store.PrimaryTimestamp = frame.Timestamp;
@@ -215,6 +233,21 @@ public sealed partial class ReplicaClient : IDisposable
         {
             _current = null;
         }
+    }
+
+    /// <summary>
+    /// After an attempt: once <see cref="UnhealthyAfter"/> attempts in a row ended before the
+    /// primary's READY, the replica reports itself unhealthy (once, until READY clears it).
+    /// </summary>
+    private void CheckHealth(string url, string? failure)
+    {
+        if (_failures < UnhealthyAfter || !_store.IsHealthy)
+        {
+            return;
+        }
+        var reason = $"{_failures} attempts in a row to follow {url} failed, the last with: {failure ?? "the stream ended before the primary sent READY"}";
+        _store.ReportReplicationFailure(reason);
+        LogUnhealthy(reason);
     }
 
     private void Touch() => Interlocked.Exchange(ref _lastActivity, _store.Time.GetTimestamp());
@@ -293,4 +326,13 @@ public sealed partial class ReplicaClient : IDisposable
 
     [LoggerMessage(208, LogLevel.Warning, "no primary known; waiting")]
     private partial void LogNoPrimary();
+
+    [LoggerMessage(209, LogLevel.Warning, "replication stream from {Url} is not a replication frame stream: {Reason}; dropping it and reconnecting")]
+    private partial void LogUnreadable(string url, string reason);
+
+    [LoggerMessage(210, LogLevel.Error, "replica unhealthy: {Reason}; its databases may fall behind the primary until it catches up")]
+    private partial void LogUnhealthy(string reason);
+
+    [LoggerMessage(211, LogLevel.Information, "caught up with the primary {Url} again: replica healthy again")]
+    private partial void LogHealthy(string url);
 }

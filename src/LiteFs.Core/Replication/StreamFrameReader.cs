@@ -14,6 +14,9 @@ public sealed class StreamFrameReader(Stream input)
     /// <summary>Names and lease IDs longer than this are a protocol error, not an allocation.</summary>
     private const int MaxNameLength = 4096;
 
+    /// <summary>At most this much of text found instead of frames is quoted in the error.</summary>
+    private const int MaxTextLength = 300;
+
     private ChunkedReadStream? _payload;
 
     /// <summary>The LTX payload of the last frame read, if it was an LTX frame.</summary>
@@ -61,8 +64,32 @@ public sealed class StreamFrameReader(Stream input)
                 Exactly(buffer[..8], "HEARTBEAT timestamp");
                 return new StreamFrame(type, Timestamp: BinaryPrimitives.ReadInt64BigEndian(buffer));
             default:
-                throw new StreamProtocolException($"invalid stream frame type: 0x{raw:x2}");
+                throw new StreamProtocolException($"invalid stream frame type: 0x{raw:x2}{DescribeText(buffer[..4])}");
         }
+    }
+
+    /// <summary>
+    /// When the bytes where a frame type was expected are text (a primary writes the text of an
+    /// error it hit after the stream started into the body, as upstream does), the rest of that
+    /// line, so the replica's log says what the primary said; otherwise nothing.
+    /// </summary>
+    private string DescribeText(ReadOnlySpan<byte> start)
+    {
+        static bool IsText(byte b) => b is >= 0x20 and < 0x7F;
+        foreach (var b in start)
+        {
+            if (!IsText(b))
+            {
+                return "";
+            }
+        }
+        var line = new List<byte>(start.ToArray());
+        Span<byte> one = stackalloc byte[1];
+        while (line.Count < MaxTextLength && ReadAtMost(one) == 1 && one[0] != (byte)'\n')
+        {
+            line.Add(IsText(one[0]) ? one[0] : (byte)'?');
+        }
+        return $"; the primary sent text instead of frames: \"{Encoding.ASCII.GetString([.. line])}\"";
     }
 
     private string ReadString(string what)
