@@ -17,6 +17,8 @@ internal static class CommandLine
 
         The commands are:
 
+            export       export a database from a node as a SQLite file
+            import       import a SQLite file as a database, through the primary
             mount        mount the file system and run the node
             run          run a command with the HALT lock, after promotion, or only on a candidate
             ltx          inspect, verify, apply and build LTX files
@@ -39,6 +41,8 @@ internal static class CommandLine
                 "ltx" => LtxCommands.Run(args[1..], stdout, stderr),
                 "mount" => MountCommand.Run(args.AsSpan(1), stdout, stderr),
                 "run" => RunCommand.Run(args.AsSpan(1), stdout, stderr),
+                "import" => TransferCommands.Import(args.AsSpan(1), stdout, stderr),
+                "export" => TransferCommands.Export(args.AsSpan(1), stdout, stderr),
                 "recover" => RecoverCommand.Run(args.AsSpan(1), stdout, stderr),
                 "version" or "-version" or "--version" => Version(stdout),
                 "help" or "-h" or "-help" or "--help" => Help(stdout),

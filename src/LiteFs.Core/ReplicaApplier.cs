@@ -205,6 +205,17 @@ internal sealed class ReplicaApplier(Db db, IDbHost host, Microsoft.Extensions.L
             Db.DeleteFile(temp);
             throw;
         }
+        ApplyStored(final);
+        return header;
+    }
+
+    /// <summary>
+    /// Applies a file already renamed into the LTX directory, durably, under the write lock the
+    /// caller holds (a forwarded transaction, an import). It is part of the history: a failure
+    /// from here on is fatal.
+    /// </summary>
+    public void ApplyStored(string final)
+    {
         try
         {
             ApplyReceived(() => _db.ApplyLtxFile(final, verified: true, durable: true));
@@ -213,7 +224,6 @@ internal sealed class ReplicaApplier(Db db, IDbHost host, Microsoft.Extensions.L
         {
             throw FatalApply(final, ex);
         }
-        return header;
     }
 
     /// <summary>Refuses a file that does not follow the database's position (every committed transaction recorded first).</summary>

@@ -253,6 +253,52 @@ public sealed class NodeClient : IPrimaryClient, IHaltClient, IDisposable
         throw new NodeApiException(line.Length > 0 ? line : $"invalid response: code={(int)response.StatusCode}", (int)response.StatusCode);
     }
 
+    /// <summary>
+    /// <c>POST /import?name=</c>: uploads a SQLite database file to the primary, streamed from
+    /// <paramref name="file"/>. A refusal carries the primary's reason.
+    /// </summary>
+    public async Task ImportAsync(string baseUrl, string name, Stream file, CancellationToken cancellationToken = default)
+    {
+        using var request = NewRequest(HttpMethod.Post, BuildUrl(baseUrl, "/import", "name=" + Uri.EscapeDataString(name)), nodeId: null);
+        request.Version = HttpVersion.Version11;
+        request.VersionPolicy = HttpVersionPolicy.RequestVersionOrHigher;
+        request.Content = new StreamContent(file, 1 << 20);
+        using var response = await SendForwardingAsync(request, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// <c>GET /export?name=</c>: streams the database as a plain SQLite file into
+    /// <paramref name="destination"/>. An unknown database is <c>database not found</c>.
+    /// </summary>
+    public async Task ExportAsync(string baseUrl, string name, Stream destination, CancellationToken cancellationToken = default)
+    {
+        using var request = NewRequest(HttpMethod.Get, BuildUrl(baseUrl, "/export", "name=" + Uri.EscapeDataString(name)), nodeId: null);
+        request.Version = HttpVersion.Version11;
+        request.VersionPolicy = HttpVersionPolicy.RequestVersionOrHigher;
+        HttpResponseMessage response;
+        try
+        {
+            response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+        }
+        catch (HttpRequestException ex)
+        {
+            throw new NodeApiException($"GET /export: {ex.Message}");
+        }
+        using (response)
+        {
+            if (response.StatusCode == HttpStatusCode.NotFound)
+            {
+                throw new NodeApiException("database not found", 404);
+            }
+            await EnsureOkWithMessageAsync(response, cancellationToken).ConfigureAwait(false);
+            var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+            await using (body.ConfigureAwait(false))
+            {
+                await body.CopyToAsync(destination, 1 << 20, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
     private static HttpRequestMessage NewRequest(HttpMethod method, Uri url, ulong? nodeId)
     {
         var request = new HttpRequestMessage(method, url)

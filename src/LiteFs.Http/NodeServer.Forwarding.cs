@@ -239,10 +239,16 @@ public sealed partial class NodeServer
         }
     }
 
-    /// <summary><c>POST /import?name=</c>: name and primary checks; replacing a database from a SQLite file is not available.</summary>
+    /// <summary>
+    /// <c>POST /import?name=</c>: replaces the database on the primary with the SQLite file in
+    /// the body (<see cref="Db.Import"/>: staged to disk as it arrives, checked to be a whole SQLite
+    /// database before anything is replaced, then recorded as one transaction that replicates).
+    /// A file that is not one gets 400 with the reason; nothing is replaced.
+    /// </summary>
     private async Task ImportAsync(HttpContext context)
     {
-        if (Query(context.Request, "name").Length == 0)
+        var name = Query(context.Request, "name");
+        if (name.Length == 0)
         {
             await ErrorAsync(context, StatusCodes.Status400BadRequest, "name required").ConfigureAwait(false);
             return;
@@ -252,7 +258,41 @@ public sealed partial class NodeServer
             await ErrorAsync(context, StatusCodes.Status503ServiceUnavailable, "lease expired").ConfigureAwait(false);
             return;
         }
-        await ErrorAsync(context, StatusCodes.Status501NotImplemented, "import is not supported by this node yet").ConfigureAwait(false);
+        Db db;
+        try
+        {
+            db = _store.GetOrCreate(name);
+        }
+        catch (LiteFsException ex)
+        {
+            await ErrorAsync(context, StatusCodes.Status500InternalServerError, "create database: " + ex.Message).ConfigureAwait(false);
+            return;
+        }
+        try
+        {
+            var token = context.RequestAborted;
+            context.Features.GetRequiredFeature<IHttpBodyControlFeature>().AllowSynchronousIO = true;
+            var body = context.Request.Body;
+            var pos = await Task.Run(() => db.Import(body, token), token).ConfigureAwait(false);
+            LogImported(name, pos);
+        }
+        catch (FatalDatabaseException)
+        {
+            context.Abort();
+            return;
+        }
+        catch (LiteFsException ex) when (ex.Error == LiteFsError.Invalid)
+        {
+            await ErrorAsync(context, StatusCodes.Status400BadRequest, ex.Message).ConfigureAwait(false);
+            return;
+        }
+        catch (Exception ex) when (ex is LiteFsException or IOException)
+        {
+            await ErrorAsync(context, StatusCodes.Status500InternalServerError, ex.Message).ConfigureAwait(false);
+            return;
+        }
+        context.Response.StatusCode = StatusCodes.Status200OK;
+        context.Response.ContentLength = 0;
     }
 
     /// <summary>

@@ -267,4 +267,7 @@ public sealed partial class NodeServer : IAsyncDisposable
 
     [LoggerMessage(304, LogLevel.Warning, "events subscriber fell 1024 events behind; its response was ended")]
     private partial void LogEventsOverflow();
+
+    [LoggerMessage(320, LogLevel.Information, "database {Name} imported: now at {Pos}")]
+    private partial void LogImported(string name, Ltx.Pos pos);
 }

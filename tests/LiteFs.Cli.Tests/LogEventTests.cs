@@ -22,7 +22,7 @@ public class LogEventTests
         ["LiteFs.Fuse.Log"] = ("LiteFs.Fuse.FuseMount, LiteFs.Fuse.FuseSession", 400, 499),
         ["LiteFs.Cli.MountCommand"] = ("LiteFs.Cli.MountCommand", 500, 549),
         ["LiteFs.Cli.Exec.ExecRunner"] = ("LiteFs.Cli.Exec.ExecRunner", 550, 599),
-        ["LiteFs.FileSystem.LiteFsFileSystem"] = ("LiteFs.FileSystem.LiteFsFileSystem", 600, 649),
+        ["LiteFs.FileSystem.FileSystemLog"] = ("LiteFs.FileSystem.LiteFsFileSystem", 600, 649),
         ["LiteFs.Proxy.ProxyServer"] = ("LiteFs.Proxy.ProxyServer", 700, 749),
     };
 

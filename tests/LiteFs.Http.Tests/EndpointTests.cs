@@ -38,7 +38,7 @@ public partial class EndpointTests
     [InlineData("POST", "/halt?name=wal4096.db&id=0", HttpStatusCode.InternalServerError, "acquire halt lock: halt lock id required\n")]
     [InlineData("POST", "/tx?name=wal4096.db&lockID=7", HttpStatusCode.Conflict, "no halt lock is held on \"wal4096.db\" by this node under lock id \"7\"\n")]
     [InlineData("POST", "/handoff?nodeID=0x12", HttpStatusCode.BadRequest, "invalid node id\n")]
-    [InlineData("POST", "/import?name=x.db", HttpStatusCode.NotImplemented, "import is not supported by this node yet\n")]
+    [InlineData("POST", "/import?name=x.db", HttpStatusCode.BadRequest, "cannot import x.db: not a SQLite database (no \"SQLite format 3\" header); nothing was replaced\n")]
     [InlineData("GET", "/export?name=", HttpStatusCode.BadRequest, "name required\n")]
     public async Task Endpoint_OnPrimary_Answers(string method, string path, HttpStatusCode status, string body)
     {

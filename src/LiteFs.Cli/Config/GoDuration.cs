@@ -166,4 +166,50 @@ internal static class GoDuration
         };
         return nanoseconds != 0;
     }
+
+    /// <summary>
+    /// A duration as Go's <c>Duration.String</c> writes it: <c>1h2m3.5s</c>, <c>1.5s</c>,
+    /// <c>350ms</c>, <c>12.3µs</c>, <c>0s</c> (fractions without trailing zeros).
+    /// </summary>
+    public static string Format(TimeSpan value)
+    {
+        var ns = value.Ticks * NanosecondsPerTick;
+        if (ns == 0)
+        {
+            return "0s";
+        }
+        var sign = ns < 0 ? "-" : "";
+        var magnitude = (ulong)Math.Abs(ns);
+        if (magnitude < 1_000_000_000)
+        {
+            var (unit, scale) = magnitude < 1_000 ? ("ns", 1UL) : magnitude < 1_000_000 ? ("µs", 1_000UL) : ("ms", 1_000_000UL);
+            return sign + Fraction(magnitude, scale) + unit;
+        }
+        var hours = magnitude / 3_600_000_000_000;
+        var minutes = magnitude / 60_000_000_000 % 60;
+        var seconds = magnitude % 60_000_000_000;
+        var text = new System.Text.StringBuilder(sign);
+        if (hours > 0)
+        {
+            text.Append(hours).Append('h');
+        }
+        if (hours > 0 || minutes > 0)
+        {
+            text.Append(minutes).Append('m');
+        }
+        return text.Append(Fraction(seconds, 1_000_000_000)).Append('s').ToString();
+    }
+
+    /// <summary><paramref name="value"/> / <paramref name="scale"/> in decimal, without trailing zeros.</summary>
+    private static string Fraction(ulong value, ulong scale)
+    {
+        var whole = value / scale;
+        var rest = value % scale;
+        if (rest == 0)
+        {
+            return whole.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+        var digits = scale.ToString(System.Globalization.CultureInfo.InvariantCulture).Length - 1;
+        return string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{whole}.{rest.ToString(System.Globalization.CultureInfo.InvariantCulture).PadLeft(digits, '0').TrimEnd('0')}");
+    }
 }
