@@ -158,22 +158,22 @@ public sealed class HaltLock
     }
 
     /// <summary>Primary side: releases the granted lock if its expiry has passed.</summary>
-    /// <returns>Whether a lock expired.</returns>
-    public bool ExpireDue()
+    /// <returns>The ID of the lock that expired, if one did.</returns>
+    public long? ExpireDue()
     {
         GrantedLock? expired;
         lock (_lock)
         {
             if (_granted is not { } g || g.Info.Expires is not { } expires || expires > _time.GetUtcNow())
             {
-                return false;
+                return null;
             }
             expired = g;
             _granted = null;
         }
         expired.Locks.Dispose();
         DbLog.HaltExpired(_log, _db.Name, expired.Info.Id);
-        return true;
+        return expired.Info.Id;
     }
 
     /// <summary>Replica side: the primary granted this node the lock; the database is writable here until it is cleared.</summary>

@@ -42,6 +42,7 @@ public sealed partial class Store
         }
         db.Halt.RecordRemote(info);
         LogHaltAcquired(db.Name, id, info.Pos);
+        Forwarding.Record(ForwardingEvent.HaltAcquired, db.Name, id);
         try
         {
             await CatchUpToAsync(db, info.Pos, linked.Token).ConfigureAwait(false);
@@ -101,6 +102,7 @@ public sealed partial class Store
                 }
             }, cancellationToken).ConfigureAwait(false);
             LogHaltReleased(db.Name, id);
+            Forwarding.Record(ForwardingEvent.HaltGivenBack, db.Name, id);
         }
         if (Role.IsPrimary)
         {
@@ -121,6 +123,18 @@ public sealed partial class Store
         catch (Exception ex) when (ex is LiteFsException or OperationCanceledException or ObjectDisposedException)
         {
             LogHaltReleaseFailed(db.Name, id, ex.Message);
+        }
+    }
+
+    /// <summary>Releases every HALT lock granted here whose expiry has passed.</summary>
+    public void ExpireHaltLocks()
+    {
+        foreach (var db in _dbs.Values)
+        {
+            if (db.Halt.ExpireDue() is { } expired)
+            {
+                Forwarding.Record(ForwardingEvent.HaltExpired, db.Name, expired);
+            }
         }
     }
 
@@ -148,6 +162,7 @@ public sealed partial class Store
         {
             // On SQLite's thread, which waits for the answer: the commit returns once the primary has it.
             client.CommitAsync(url, NodeId, db.Name, lockId, ltx, timeout.Token).GetAwaiter().GetResult();
+            Forwarding.Record(ForwardingEvent.TransactionForwarded, db.Name, lockId);
         }
         catch (OperationCanceledException)
         {

@@ -111,6 +111,9 @@ public sealed partial class Store : IDbHost, IDisposable
     /// </summary>
     public Replication.IHaltClient? HaltClient { get; set; }
 
+    /// <summary>Write forwarding's counters and events (HALT locks, forwarded transactions, imports).</summary>
+    public WriteForwardingActivity Forwarding { get; } = new();
+
     /// <summary>The primary's API URL as the lease names it, if known.</summary>
     public string? PrimaryUrl => _options.Lease.IsPrimary ? null : _options.Lease.PrimaryAdvertiseUrl;
 
@@ -233,14 +236,7 @@ public sealed partial class Store : IDbHost, IDisposable
         }
     }
 
-    /// <summary>Releases every HALT lock granted here whose expiry has passed.</summary>
-    public void ExpireHaltLocks()
-    {
-        foreach (var db in _dbs.Values)
-        {
-            db.Halt.ExpireDue();
-        }
-    }
+
 
     /// <summary>Returns the database named <paramref name="name"/>, creating its folder if it is new.</summary>
     public Db GetOrCreate(string name)

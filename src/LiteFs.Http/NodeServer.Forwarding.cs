@@ -52,6 +52,7 @@ public sealed partial class NodeServer
         {
             var token = context.RequestAborted;
             info = await Task.Run(() => db.Halt.Grant(id, caller, static d => d.PrepareForHalt(), token), token).ConfigureAwait(false);
+            _store.Forwarding.Record(ForwardingEvent.HaltGranted, db.Name, id);
         }
         catch (Exception ex) when (ex is ArgumentException or TimeoutException or LiteFsException or IOException)
         {
@@ -112,7 +113,10 @@ public sealed partial class NodeServer
             await ErrorAsync(context, StatusCodes.Status400BadRequest, "cannot remotely unhalt self").ConfigureAwait(false);
             return;
         }
-        _store.Find(Query(context.Request, "name"))?.Halt.Release(id);
+        if (_store.Find(Query(context.Request, "name")) is { } db && db.Halt.Release(id))
+        {
+            _store.Forwarding.Record(ForwardingEvent.HaltReleased, db.Name, id);
+        }
         context.Response.StatusCode = StatusCodes.Status200OK;
         context.Response.ContentLength = 0;
     }
@@ -170,6 +174,7 @@ public sealed partial class NodeServer
             context.Features.GetRequiredFeature<IHttpBodyControlFeature>().AllowSynchronousIO = true;
             var body = context.Request.Body;
             await Task.Run(() => db.ApplyForwarded(head, body, token), token).ConfigureAwait(false);
+            _store.Forwarding.Record(ForwardingEvent.ForwardedTransactionApplied, db.Name, lockId);
         }
         catch (FatalDatabaseException)
         {
@@ -275,6 +280,7 @@ public sealed partial class NodeServer
             var body = context.Request.Body;
             var pos = await Task.Run(() => db.Import(body, token), token).ConfigureAwait(false);
             LogImported(name, pos);
+            _store.Forwarding.Record(ForwardingEvent.Imported, db.Name, 0);
         }
         catch (FatalDatabaseException)
         {

@@ -94,6 +94,7 @@ public sealed partial class NodeServer
             }
         }
         void OnTransaction(Db db, Pos pos) => Post(TxEvent(db, pos));
+        void OnForwarding(ForwardingEvent kind, string db, long lockId) => Post(ForwardingEventLine(kind, db, lockId));
 
         var primary = (_store.IsPrimary, KnownPrimaryHostname);
         void PollPrimary()
@@ -115,6 +116,7 @@ public sealed partial class NodeServer
         response.Headers.ContentType = "application/json";
         Post(PrimaryEvent("init", primary.IsPrimary, primary.KnownPrimaryHostname));
         _store.Transaction += OnTransaction;
+        _store.Forwarding.Happened += OnForwarding;
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, _shutdown.Token);
         var timer = _store.Time.CreateTimer(_ => PollPrimary(), null, PrimaryPollInterval, PrimaryPollInterval);
         try
@@ -133,6 +135,7 @@ public sealed partial class NodeServer
         finally
         {
             _store.Transaction -= OnTransaction;
+            _store.Forwarding.Happened -= OnForwarding;
             await timer.DisposeAsync().ConfigureAwait(false);
         }
     }
@@ -151,6 +154,40 @@ public sealed partial class NodeServer
                 json.WriteString("hostname", hostname);
             }
             json.WriteEndObject();
+            json.WriteEndObject();
+        }
+        body.Write("\n"u8);
+        return body.WrittenSpan.ToArray();
+    }
+
+    /// <summary>
+    /// A write-forwarding event (ours; upstream has none): <c>{"type":"halt","db":..,"data":{"event":"granted","lockID":..}}</c>
+    /// for the HALT lock's changes and forwarded transactions, <c>{"type":"import","db":..}</c> for an import.
+    /// </summary>
+    private static byte[] ForwardingEventLine(ForwardingEvent kind, string db, long lockId)
+    {
+        var body = new ArrayBufferWriter<byte>(128);
+        using (var json = new Utf8JsonWriter(body, CompactJson))
+        {
+            json.WriteStartObject();
+            json.WriteString("type", kind == ForwardingEvent.Imported ? "import" : "halt");
+            json.WriteString("db", db);
+            if (kind != ForwardingEvent.Imported)
+            {
+                json.WriteStartObject("data");
+                json.WriteString("event", kind switch
+                {
+                    ForwardingEvent.HaltGranted => "granted",
+                    ForwardingEvent.HaltReleased => "released",
+                    ForwardingEvent.HaltExpired => "expired",
+                    ForwardingEvent.HaltAcquired => "acquired",
+                    ForwardingEvent.HaltGivenBack => "givenBack",
+                    ForwardingEvent.TransactionForwarded => "txForwarded",
+                    _ => "txApplied",
+                });
+                json.WriteNumber("lockID", lockId);
+                json.WriteEndObject();
+            }
             json.WriteEndObject();
         }
         body.Write("\n"u8);
@@ -208,6 +245,7 @@ public sealed partial class NodeServer
             Gauge("litefs_lag_seconds", "Lag behind the primary node, in seconds", _store.IsReady ? _store.Lag.TotalSeconds : 0),
             Gauge("litefs_subscriber_count", "Number of connected subscribers", _store.SubscriberCount),
         ];
+        families.AddRange(_store.Forwarding.Collect());
         foreach (var source in _options.Metrics)
         {
             families.AddRange(source.Collect());

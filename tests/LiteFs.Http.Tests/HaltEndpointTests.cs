@@ -110,6 +110,30 @@ public sealed class HaltEndpointTests
         }
         // The lock stays until released: the holder may forward more.
         Assert.NotNull(db.Halt.Granted);
+
+        Assert.Equal(1, node.Store.Forwarding.Count(ForwardingEvent.HaltGranted));
+        Assert.Equal(1, node.Store.Forwarding.Count(ForwardingEvent.ForwardedTransactionApplied));
+        var (_, metrics) = await SendAsync(node, HttpMethod.Get, "/metrics", litefsId: null);
+        Assert.Contains("# TYPE litefs_halt_lock_grants_total counter\nlitefs_halt_lock_grants_total 1\n", metrics, StringComparison.Ordinal);
+        Assert.Contains("\nlitefs_forwarded_tx_applied_total 1\n", metrics, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Events_HaltGrantedAndReleased_Announced()
+    {
+        await using var node = await NodeFixture.StartAsync(goldenDb: true);
+        using var http = H2c.NewClient(HttpVersion.Version11);
+        using var request = H2c.Request(HttpMethod.Get, node.Url + "/events", HttpVersion.Version11);
+        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        using var events = new StreamReader(await response.Content.ReadAsStreamAsync());
+        Assert.StartsWith("{\"type\":\"init\"", await events.ReadLineAsync(), StringComparison.Ordinal);
+
+        Assert.Equal(HttpStatusCode.OK, (await SendAsync(node, HttpMethod.Post, $"/halt?name={Db}&id=7")).Status);
+        Assert.Equal(HttpStatusCode.OK, (await SendAsync(node, HttpMethod.Delete, $"/halt?name={Db}&id=7")).Status);
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        Assert.Equal($"{{\"type\":\"halt\",\"db\":\"{Db}\",\"data\":{{\"event\":\"granted\",\"lockID\":7}}}}", await events.ReadLineAsync(timeout.Token));
+        Assert.Equal($"{{\"type\":\"halt\",\"db\":\"{Db}\",\"data\":{{\"event\":\"released\",\"lockID\":7}}}}", await events.ReadLineAsync(timeout.Token));
     }
 
     [Fact]
