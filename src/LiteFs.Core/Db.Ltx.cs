@@ -33,7 +33,7 @@ public sealed partial class Db
         AssertSync();
         // Under a HALT lock held from the primary, the primary has the transaction before this
         // node records it (and before SQLite's commit returns); if it refuses, nothing is recorded.
-        Action<ReadOnlyMemory<byte>>? forward = Halt.Remote is { } held && !_host.IsPrimary
+        Action<Stream>? forward = Halt.Remote is { } held && !_host.IsPrimary
             ? ltx => _host.ForwardTransaction(this, held.Id, ltx)
             : null;
         var header = _ltx.Store(encoder, postApply, _pos, forward);

@@ -34,6 +34,7 @@ public sealed partial class Db
             }
             Directory.CreateDirectory(LtxDir);
             LtxFilePool.RemoveLeftovers(LtxDir);
+            DeleteFile(System.IO.Path.Combine(LtxDir, SpillBuffer.SpillName));
             foreach (var partial in Directory.EnumerateFiles(LtxDir, ReceivingPrefix + "*"))
             {
                 // A file being received when the process stopped: never part of the history.

@@ -47,7 +47,7 @@ internal interface IDbHost
     /// Sends a transaction committed under a HALT lock held from the primary and returns once the
     /// primary applied it; throws <see cref="LiteFsException"/> (EIO) when it did not.
     /// </summary>
-    void ForwardTransaction(Db db, long lockId, ReadOnlyMemory<byte> ltx);
+    void ForwardTransaction(Db db, long lockId, Stream ltx);
 
     /// <summary>A failure the node cannot continue after (exit status 99).</summary>
     void Fatal(FatalDatabaseException ex);

@@ -19,10 +19,8 @@ namespace LiteFs.Core;
 /// </remarks>
 internal sealed class LtxWriter(string name, string ltxDir, object monitor) : IDisposable
 {
-    /// <summary>A buffer larger than this is released after its file (a large transaction's).</summary>
-    private const int KeptBufferCapacity = 4 << 20;
-
-    private readonly MemoryStream _buffer = new();
+    /// <summary>Where the next file is encoded: memory while small, a file beside its final place past 8 MiB.</summary>
+    private readonly SpillBuffer _buffer = new(Path.Combine(ltxDir, SpillBuffer.SpillName));
     private LtxFilePool? _pool;
 
     // Files written so far, and how many of the first ones are known durable. Counts, not a
@@ -75,7 +73,7 @@ internal sealed class LtxWriter(string name, string ltxDir, object monitor) : ID
     public LtxEncoder Begin(in LtxHeader header)
     {
         AssertOwned();
-        _buffer.SetLength(0);
+        _buffer.Reset();
         var encoder = new LtxEncoder(_buffer);
         encoder.WriteHeader(header);
         return encoder;
@@ -88,9 +86,9 @@ internal sealed class LtxWriter(string name, string ltxDir, object monitor) : ID
     /// <param name="encoder">The encoder <see cref="Begin"/> returned; disposed here.</param>
     /// <param name="postApply">The database's checksum after the file.</param>
     /// <param name="current">The database's position before the file (for the message when the file exists).</param>
-    /// <param name="beforeStore">Given the whole file before it is written: a transaction under a HALT lock held from the primary is forwarded there first; if it throws, nothing is stored.</param>
+    /// <param name="beforeStore">Given the whole file before it is stored: a transaction under a HALT lock held from the primary is forwarded there first; if it throws, nothing is stored.</param>
     /// <returns>The stored file's header.</returns>
-    public LtxHeader Store(LtxEncoder encoder, Checksum postApply, Pos current, Action<ReadOnlyMemory<byte>>? beforeStore = null)
+    public LtxHeader Store(LtxEncoder encoder, Checksum postApply, Pos current, Action<Stream>? beforeStore = null)
     {
         AssertOwned();
         var header = encoder.Header;
@@ -103,12 +101,30 @@ internal sealed class LtxWriter(string name, string ltxDir, object monitor) : ID
             // A TXID is used once: never replace a file already in the history.
             throw new LiteFsException($"{name}: {Path.GetFileName(final)} already exists; the position {current} is behind the LTX files");
         }
-        beforeStore?.Invoke(_buffer.GetBuffer().AsMemory(0, (int)_buffer.Length));
+        if (_buffer.SpilledPath is { } spilled)
+        {
+            // A large transaction: encoded to disk as it went; written out and renamed.
+            _buffer.FinishSpill(durable: _syncRequested);
+            if (beforeStore is not null)
+            {
+                using var file = new FileStream(spilled, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
+                beforeStore(file);
+            }
+            File.Move(spilled, final, overwrite: true);
+            _buffer.Reset();
+            return header;
+        }
+        var bytes = _buffer.InMemory;
+        if (beforeStore is not null)
+        {
+            using var view = new MemoryStream(bytes.Array!, bytes.Offset, bytes.Count, writable: false);
+            beforeStore(view);
+        }
         var temp = Pool.Take() ?? final + ".tmp";
         // Create truncates: a file of that name left by a killed process may be longer than this one.
         using (var file = File.OpenHandle(temp, FileMode.Create, FileAccess.Write, FileShare.None))
         {
-            RandomAccess.Write(file, _buffer.GetBuffer().AsSpan(0, (int)_buffer.Length), 0);
+            RandomAccess.Write(file, bytes.AsSpan(), 0);
             if (_syncRequested)
             {
                 RandomAccess.FlushToDisk(file);
@@ -137,12 +153,7 @@ internal sealed class LtxWriter(string name, string ltxDir, object monitor) : ID
         {
             _written++;
         }
-        if (_buffer.Capacity > KeptBufferCapacity)
-        {
-            // The length goes first: a capacity below it throws.
-            _buffer.SetLength(0);
-            _buffer.Capacity = 0;
-        }
+        _buffer.Reset();
     }
 
     /// <summary>

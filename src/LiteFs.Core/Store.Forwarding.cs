@@ -154,7 +154,7 @@ public sealed partial class Store
         }
     }
 
-    void IDbHost.ForwardTransaction(Db db, long lockId, ReadOnlyMemory<byte> ltx)
+    void IDbHost.ForwardTransaction(Db db, long lockId, Stream ltx)
     {
         var (url, client) = ForwardingTarget("no primary available for remote transaction");
         using var timeout = new CancellationTokenSource(ForwardTimeout, Time);

@@ -209,11 +209,11 @@ public sealed class NodeClient : IPrimaryClient, IHaltClient, IDisposable
     }
 
     /// <inheritdoc />
-    public async Task CommitAsync(string primaryUrl, ulong nodeId, string name, long lockId, ReadOnlyMemory<byte> ltx, CancellationToken cancellationToken)
+    public async Task CommitAsync(string primaryUrl, ulong nodeId, string name, long lockId, Stream ltx, CancellationToken cancellationToken)
     {
         var query = "name=" + Uri.EscapeDataString(name) + "&lockID=" + lockId.ToString(CultureInfo.InvariantCulture);
         using var request = NewRequest(HttpMethod.Post, BuildUrl(primaryUrl, "/tx", query), nodeId);
-        request.Content = new ReadOnlyMemoryContent(ltx);
+        request.Content = new StreamContent(ltx, 1 << 20);
         using var response = await SendForwardingAsync(request, cancellationToken).ConfigureAwait(false);
     }
 

@@ -81,6 +81,9 @@ public sealed class ClusterNode : IDisposable
     /// <summary>True while the process of the latest <see cref="Start"/> runs.</summary>
     public bool IsRunning => _process is { HasExited: false };
 
+    /// <summary>The running process's ID (for /proc readings such as its peak memory).</summary>
+    public int Pid => _process?.Pid ?? throw new InvalidOperationException($"{Name} is not running");
+
     /// <summary>The process of the latest run.</summary>
     public ChildProcess Process => _process ?? throw new InvalidOperationException($"{Name} was never started");
 

@@ -16,5 +16,5 @@ public interface IHaltClient
     Task ReleaseHaltAsync(string primaryUrl, ulong nodeId, string name, long id, CancellationToken cancellationToken);
 
     /// <summary>Sends one LTX file committed under the lock; returns once the primary applied it.</summary>
-    Task CommitAsync(string primaryUrl, ulong nodeId, string name, long lockId, ReadOnlyMemory<byte> ltx, CancellationToken cancellationToken);
+    Task CommitAsync(string primaryUrl, ulong nodeId, string name, long lockId, Stream ltx, CancellationToken cancellationToken);
 }
