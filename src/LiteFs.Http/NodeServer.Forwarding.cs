@@ -260,7 +260,7 @@ public sealed partial class NodeServer
         }
         if (!_store.IsPrimary)
         {
-            await ErrorAsync(context, StatusCodes.Status503ServiceUnavailable, "lease expired").ConfigureAwait(false);
+            await ForwardImportAsync(context, name).ConfigureAwait(false);
             return;
         }
         Db db;
@@ -295,6 +295,38 @@ public sealed partial class NodeServer
         catch (Exception ex) when (ex is LiteFsException or IOException)
         {
             await ErrorAsync(context, StatusCodes.Status500InternalServerError, ex.Message).ConfigureAwait(false);
+            return;
+        }
+        context.Response.StatusCode = StatusCodes.Status200OK;
+        context.Response.ContentLength = 0;
+    }
+
+    /// <summary>
+    /// An import sent to a replica goes on to the primary, streamed (upstream answers 503 and
+    /// leaves finding the primary to the caller). When the primary is not reachable the answer
+    /// is upstream's 503 <c>lease expired</c>, with the reason.
+    /// </summary>
+    private async Task ForwardImportAsync(HttpContext context, string name)
+    {
+        if (_store.PrimaryUrl is not { Length: > 0 } primary)
+        {
+            await ErrorAsync(context, StatusCodes.Status503ServiceUnavailable, "lease expired").ConfigureAwait(false);
+            return;
+        }
+        try
+        {
+            using var client = new NodeClient();
+            await client.ImportAsync(primary, name, context.Request.Body, context.RequestAborted).ConfigureAwait(false);
+        }
+        catch (NodeApiException ex) when (ex.StatusCode is { } status)
+        {
+            // The primary's own answer, passed on.
+            await ErrorAsync(context, status, ex.Message).ConfigureAwait(false);
+            return;
+        }
+        catch (NodeApiException ex)
+        {
+            await ErrorAsync(context, StatusCodes.Status503ServiceUnavailable, $"lease expired: cannot reach the primary at {primary} to import there: {ex.Message}").ConfigureAwait(false);
             return;
         }
         context.Response.StatusCode = StatusCodes.Status200OK;

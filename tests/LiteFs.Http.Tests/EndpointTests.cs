@@ -54,7 +54,7 @@ public partial class EndpointTests
 
     [Theory]
     [InlineData("POST", "/promote", HttpStatusCode.Conflict, "not eligible to become primary\n")]
-    [InlineData("POST", "/import?name=x.db", HttpStatusCode.ServiceUnavailable, "lease expired\n")]
+    [InlineData("POST", "/import?name=x.db", HttpStatusCode.ServiceUnavailable, "lease expired: cannot reach the primary at http://127.0.0.1:1 to import there: POST /import: Connection refused (127.0.0.1:1)\n")]
     [InlineData("POST", "/handoff?nodeID=1", HttpStatusCode.InternalServerError, "cannot handoff: node is not currently primary\n")]
     [InlineData("GET", "/export?name=nope.db", HttpStatusCode.NotFound, "database not found\n")]
     public async Task Endpoint_OnReplica_Answers(string method, string path, HttpStatusCode status, string body)
