@@ -19,17 +19,8 @@ BASE=${BENCH_PORT:-22200}
 WORK=$(mktemp -d "${BENCH_TMP:-/tmp}/litefs-proxy-bench-XXXXXX")
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 
-declare -A pid=()
-cleanup() {
-  set +e
-  for n in "${!pid[@]}"; do kill -TERM "${pid[$n]}" 2>/dev/null; done
-  for n in "${!pid[@]}"; do wait "${pid[$n]}" 2>/dev/null; done
-  if grep -q " $WORK/" /proc/mounts; then
-    grep " $WORK/" /proc/mounts | awk '{print $2}' | while read -r m; do umount -l "$m"; done
-  fi
-  if [ "${KEEP_WORK:-0}" = 1 ]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
+# shellcheck source=../nodes.sh
+. "$root/bench/nodes.sh"
 
 dotnet build "$root/tests/LiteFs.ProxyTestApp" -c Release --nologo -v quiet >/dev/null
 app_dll="$root/.artifacts/bin/LiteFs.ProxyTestApp/release/LiteFs.ProxyTestApp.dll"

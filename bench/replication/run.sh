@@ -18,41 +18,12 @@ PORT=${BENCH_PORT:-21202}
 WORK=$(mktemp -d "${BENCH_TMP:-/tmp}/litefs-repl-bench-XXXXXX")
 lag="$root/bench/replication/lag.py"
 
-declare -A pid=()
-cleanup() {
-  set +e
-  for n in "${!pid[@]}"; do kill -TERM "${pid[$n]}" 2>/dev/null; done
-  for n in "${!pid[@]}"; do wait "${pid[$n]}" 2>/dev/null; done
-  if grep -q " $WORK/" /proc/mounts; then
-    grep " $WORK/" /proc/mounts | awk '{print $2}' | while read -r m; do umount -l "$m"; done
-  fi
-  if [ "${KEEP_WORK:-0}" = 1 ]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-
+# shellcheck source=../nodes.sh
+. bench/nodes.sh
 ./litefs version >/dev/null
-start_node() { # name port [primary-url]
-  local name=$1 port=$2
-  if [ $# -ge 3 ]; then
-    ./litefs mount -dev "$WORK/$name" -dev-port "$port" -dev-primary "$3" >"$WORK/$name.log" 2>&1 &
-  else
-    ./litefs mount -dev "$WORK/$name" -dev-port "$port" >"$WORK/$name.log" 2>&1 &
-  fi
-  pid[$name]=$!
-  for _ in $(seq 1 600); do
-    grep -qs " $WORK/$name/mnt " /proc/mounts && { [ $# -lt 3 ] || [ -e "$WORK/$name/mnt/.primary" ]; } && return 0
-    sleep 0.1
-  done
-  echo "node $name did not start:" >&2; cat "$WORK/$name.log" >&2; exit 1
-}
 cpu_ms() { # pid: user+system CPU time so far, in ms
   awk -v hz="$(getconf CLK_TCK)" '{ printf "%d", ($14 + $15) * 1000 / hz }' "/proc/$1/stat"
 }
-wait_pos() { # file expected
-  for _ in $(seq 1 6000); do [ "$(cat "$1" 2>/dev/null)" = "$2" ] && return 0; sleep 0.05; done
-  echo "timed out waiting for $1 to reach $2" >&2; exit 1
-}
-
 primary_url="http://127.0.0.1:$PORT"
 start_node primary "$PORT"
 P="$WORK/primary/mnt"

@@ -69,17 +69,7 @@ public sealed partial class Db
             throw new LiteFsException(LiteFsError.Invalid, $"cannot import {Name}: its page size is {pageSize}, the database's is {PageSize}; a database cannot change its page size");
         }
         var txid = _pos.TxId.Next;
-        var ltxHeader = new LtxHeader
-        {
-            Flags = _host.Compress ? LtxLayout.FlagCompressLz4 : 0,
-            PageSize = pageSize,
-            Commit = commit,
-            MinTxId = txid,
-            MaxTxId = txid,
-            Timestamp = _host.Time.GetUtcNow().ToUnixTimeMilliseconds(),
-            PreApplyChecksum = txid.Value == 1 ? default : _pos.PostApplyChecksum,
-            NodeId = _host.NodeId,
-        };
+        var ltxHeader = NewHeader(txid, commit) with { PageSize = pageSize };
         var lockPgno = LtxLayout.LockPageNumber(pageSize);
         var page = new byte[pageSize];
         var checksum = Checksum.Flag;
