@@ -15,6 +15,7 @@ public class LogEventTests
         ["LiteFs.Core.Store"] = ("LiteFs.Core.Store", 1, 49),
         ["LiteFs.Core.DbLog"] = ("LiteFs.Core.Db", 50, 99),
         ["LiteFs.Core.Committer"] = ("LiteFs.Core.Committer", 100, 109),
+        ["LiteFs.Core.Leases.LeaseMonitor"] = ("LiteFs.Core.Leases.LeaseMonitor", 150, 199),
         ["LiteFs.Core.Replication.ReplicaClient"] = ("LiteFs.Core.Replication.ReplicaClient", 200, 249),
         ["LiteFs.Core.Replication.PrimaryStreamer"] = ("LiteFs.Core.Replication.PrimaryStreamer", 250, 299),
         ["LiteFs.Http.NodeServer"] = ("LiteFs.Http.NodeServer", 300, 349),
