@@ -79,7 +79,7 @@ internal sealed class LeaseCluster : IAsyncDisposable
     /// <summary>Every node's log and state, for a failure message.</summary>
     public string Dump() => string.Join("\n", _nodes.Select(n =>
         $"{n.Name}: state {n.Monitor.State}, primary {n.Monitor.Primary}, can write {n.Role.CanWrite}, watch polls {n.Leaser.Calls("watch")}, backend {Backend.Holder}\n  "
-        + string.Join("\n  ", n.Log.Lines.Select(l => $"{l.EventId} {l.Message}"))));
+        + string.Join("\n  ", n.Log.Entries.Select(l => $"{l.EventId} {l.Message}"))));
 
     /// <summary>Advances by <paramref name="total"/> in steps, letting the loops do all they can between them.</summary>
     public void Advance(TimeSpan total, TimeSpan? step = null)
@@ -184,7 +184,7 @@ internal sealed class LeaseNode : IAsyncDisposable
 
     public LeaseMonitor Monitor { get; }
 
-    public ListLogger Log { get; } = new();
+    public LogRecorder Log { get; } = new();
 
     public bool IsPrimary => Role.CanWrite;
 
