@@ -25,9 +25,11 @@ public class LogEventTests
         ["LiteFs.Cli.Exec.ExecRunner"] = ("LiteFs.Cli.Exec.ExecRunner", 550, 599),
         ["LiteFs.FileSystem.FileSystemLog"] = ("LiteFs.FileSystem.LiteFsFileSystem", 600, 649),
         ["LiteFs.Proxy.ProxyServer"] = ("LiteFs.Proxy.ProxyServer", 700, 749),
+        ["LiteFs.Leases.Etcd.EtcdLog"] = ("LiteFs.Leases.Etcd.EtcdLeaser", 800, 849),
+        ["LiteFs.Leases.Consul.ConsulLog"] = ("LiteFs.Leases.Consul.ConsulLeaser", 850, 899),
     };
 
-    private static readonly string[] Assemblies = ["LiteFs.Ltx", "LiteFs.Fuse", "LiteFs.Core", "LiteFs.FileSystem", "LiteFs.Http", "LiteFs.Proxy", "litefs"];
+    private static readonly string[] Assemblies = ["LiteFs.Ltx", "LiteFs.Fuse", "LiteFs.Core", "LiteFs.FileSystem", "LiteFs.Http", "LiteFs.Proxy", "LiteFs.Leases.Etcd", "LiteFs.Leases.Consul", "litefs"];
 
     private static List<(string Type, string Method, int EventId)> Messages()
     {

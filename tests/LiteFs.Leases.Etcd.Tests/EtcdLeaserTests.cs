@@ -1,3 +1,4 @@
+using LiteFs.TestKit;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;

@@ -1,3 +1,4 @@
+using LiteFs.TestKit;
 using System.Diagnostics;
 using LiteFs.Core.Leases;
 

@@ -1,8 +1,7 @@
 using System.Net.Http.Json;
 using System.Runtime.InteropServices;
-using LiteFs.TestKit;
 
-namespace LiteFs.Leases.Etcd.Tests;
+namespace LiteFs.TestKit;
 
 /// <summary>
 /// A real etcd (Debian's etcd-server, /usr/bin/etcd) on random loopback ports with a data
@@ -176,7 +175,7 @@ public sealed class EtcdServer : IDisposable
 }
 
 /// <summary>A throwaway CA and a server certificate for 127.0.0.1 signed by it, made with openssl.</summary>
-internal static class Certificates
+public static class Certificates
 {
     public static (string Ca, string Cert, string Key) Make(string dir)
     {
