@@ -107,8 +107,9 @@ public sealed class ConsulLeaserTests(ConsulFixture consul) : IClassFixture<Cons
     {
         var a = Node("node-a", lockDelay: TimeSpan.FromSeconds(3));
         var b = Node("node-b");
-        var grant = await a.AcquireAsync(Soon);
+        // The session's TTL runs from its creation, inside AcquireAsync.
         var started = Stopwatch.StartNew();
+        var grant = await a.AcquireAsync(Soon);
 
         await Task.Delay(TimeSpan.FromSeconds(1));
         Assert.Equal(a.Self, await b.PrimaryInfoAsync(Soon));

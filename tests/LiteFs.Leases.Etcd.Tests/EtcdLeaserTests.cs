@@ -92,8 +92,9 @@ public sealed class EtcdLeaserTests(EtcdFixture etcd) : IClassFixture<EtcdFixtur
     {
         var a = Node("node-a");
         var b = Node("node-b");
-        var grant = await a.AcquireAsync(Soon);
+        // The etcd lease's TTL runs from its grant, inside AcquireAsync.
         var started = DateTime.UtcNow;
+        var grant = await a.AcquireAsync(Soon);
 
         await Task.Delay(1000);
         Assert.Equal(a.Self, await b.PrimaryInfoAsync(Soon));
