@@ -7,14 +7,18 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 # Debian packages the tests drive for real: FUSE (fusermount3), sqlite3, the lz4 CLI, curl (HTTP/1.1
-# and h2c against the node API), and for the release build: gcc and the arm64 cross toolchain, with
-# qemu-user to start the arm64 executable.
+# and h2c against the node API), etcd and etcdctl (the etcd lease), openssl (its TLS test's
+# certificates), and for the release build: gcc and the arm64 cross toolchain, with qemu-user to
+# start the arm64 executable.
 missing=()
 need() { command -v "$1" >/dev/null || missing+=("$2"); }
 need fusermount3 fuse3
 need sqlite3 sqlite3
 need lz4 lz4
 need curl curl
+need etcd etcd-server
+need etcdctl etcd-client
+need openssl openssl
 need gcc gcc
 need aarch64-linux-gnu-gcc gcc-aarch64-linux-gnu
 need aarch64-linux-gnu-objcopy binutils-aarch64-linux-gnu

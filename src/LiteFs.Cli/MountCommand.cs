@@ -2,6 +2,7 @@ using System.Runtime.InteropServices;
 using LiteFs.Cli.Config;
 using LiteFs.Cli.Exec;
 using LiteFs.Core;
+using LiteFs.Core.Leases;
 using LiteFs.Core.Replication;
 using LiteFs.FileSystem;
 using LiteFs.Fuse;
@@ -75,6 +76,7 @@ internal static partial class MountCommand
                 },
             };
             config.Validate();
+            config = LeaseSetup.WithOwnIdentity(config);
         }
         catch (ConfigException ex)
         {
@@ -104,6 +106,10 @@ internal static partial class MountCommand
         private NodeClient? _client;
         private ReplicaClient? _replica;
         private ExecRunner? _exec;
+
+        // A lease that moves (Consul, etcd): its backend and the state machine that follows it.
+        private ILeaser? _leaser;
+        private LeaseMonitor? _monitor;
 
         public int Run()
         {
@@ -182,10 +188,6 @@ internal static partial class MountCommand
 
         private void Start()
         {
-            if (config.Lease.Type != LeaseConfig.StaticType)
-            {
-                throw new InvalidOperationException($"lease type '{config.Lease.Type}' is not available in this build yet; use 'static'");
-            }
             var mountOptions = new MountOptions
             {
                 AllowOther = config.Fuse.AllowOther,
@@ -197,14 +199,23 @@ internal static partial class MountCommand
             // Nothing has started yet: a node that cannot mount or write its directories stops here.
             StartupChecks.Run(config, mountOptions);
 
-            var lease = new StaticLease(config.Lease.Candidate, config.Lease.Hostname, config.Lease.AdvertiseUrl);
+            StaticLease? lease = null;
+            if (config.Lease.Type == LeaseConfig.StaticType)
+            {
+                lease = new StaticLease(config.Lease.Candidate, config.Lease.Hostname, config.Lease.AdvertiseUrl);
+            }
+            else
+            {
+                _leaser = LeaseSetup.CreateLeaser(config.Lease, _log);
+                _monitor = NewMonitor(_leaser);
+            }
             _store = new Store(new StoreOptions
             {
                 DataDir = config.Data.Dir,
                 Compress = config.Data.Compress,
                 Retention = config.Data.Retention,
                 RetentionMonitorInterval = config.Data.RetentionMonitorInterval,
-                Lease = lease,
+                Lease = (ILease?)lease ?? _monitor!,
                 OnFatal = ex => _fatal.TrySetResult(ex),
             }, _log);
             _store.Open();
@@ -240,6 +251,11 @@ internal static partial class MountCommand
             _server.Start();
             stdout.WriteLine($"http server listening on: {_server.Url}");
 
+            if (lease is null)
+            {
+                StartFollowingTheLease();
+                return;
+            }
             if (lease.IsPrimary)
             {
                 stdout.WriteLine($"primary lease acquired, node {_store.NodeIdText}, cluster {_store.ClusterId}");
@@ -268,6 +284,12 @@ internal static partial class MountCommand
                 }
                 stdout.WriteLine("connected to the primary and caught up: node ready");
             }
+            StartApplication();
+        }
+
+        /// <summary>Once the node is ready: the proxy, then <c>exec</c>.</summary>
+        private void StartApplication()
+        {
             if (_proxy is not null)
             {
                 _proxy.StartAsync().GetAwaiter().GetResult();
@@ -277,6 +299,129 @@ internal static partial class MountCommand
             {
                 _exec = new ExecRunner();
                 _exec.Start([.. config.Exec.Select(e => new ExecEntry(e.Cmd, e.IfCandidate))], config.Lease.Candidate);
+            }
+        }
+
+        /// <summary>The state machine of a lease that moves, with the store's cluster ID and the safe-promotion check.</summary>
+        private LeaseMonitor NewMonitor(ILeaser leaser)
+        {
+            var guard = config.Lease.SafePromotion
+                ? new PromotionGuard(() => _store?.IsReady ?? false, leaser.Self, TimeSpan.FromTicks(Math.Max(LeaseSetup.Ttl(config.Lease).Ticks, 3 * config.Lease.ReconnectDelay.Ticks)), TimeProvider.System)
+                : null;
+            var monitor = new LeaseMonitor(leaser, new LeaseMonitorOptions
+            {
+                Candidate = config.Lease.Candidate,
+                ReconnectDelay = config.Lease.ReconnectDelay,
+                DemoteDelay = config.Lease.DemoteDelay,
+                // The store exists by the time the monitor runs (it starts after the store opened).
+                LocalClusterId = () => _store!.ClusterId,
+                AdoptClusterId = id => _store!.CheckClusterId(id),
+                MayPromote = guard is null ? null : guard.MayPromoteAsync,
+                RequestHandoff = (primary, ct) => _client!.HandoffAsync(primary.AdvertiseUrl, _store!.NodeId, ct),
+            }, TimeProvider.System, _log);
+            if (guard is not null)
+            {
+                monitor.PrimaryChanged += guard.OnPrimaryChanged;
+            }
+            return monitor;
+        }
+
+        /// <summary>
+        /// A lease that moves: the replication loop follows whoever holds it (and idles while this
+        /// node does), the monitor takes the lease when it may; the node is ready once it is
+        /// primary or caught up with the primary.
+        /// </summary>
+        private void StartFollowingTheLease()
+        {
+            var store = _store!;
+            var monitor = _monitor!;
+            _client = new NodeClient();
+            // Write forwarding: the -lock file borrows the primary's HALT lock through it.
+            store.HaltClient = _client;
+            _replica = new ReplicaClient(store, _client, new ReplicaOptions
+            {
+                ReconnectDelay = config.Lease.ReconnectDelay,
+                Databases = config.Lease.Databases,
+                OnHandoff = leaseId => _ = TakeOverAsync(monitor, leaseId),
+            }, _log);
+            store.Role.Changed += OnRoleChanged;
+            monitor.PrimaryChanged += OnPrimaryChanged;
+            _replica.Start();
+            monitor.Start(store.Role);
+            stdout.WriteLine($"{config.Lease.Type} lease: node {store.NodeIdText} as {monitor.Leaser.Self}, candidate={(config.Lease.Candidate ? "true" : "false")}");
+
+            if (!config.SkipSync)
+            {
+                stdout.WriteLine("waiting to become primary or to catch up with the primary before running exec (set skip-sync to skip)");
+                if (Task.WaitAny(store.Ready, _signal.Task, _fatal.Task) != 0)
+                {
+                    return;
+                }
+                stdout.WriteLine("node ready");
+                if (config.Lease.Promote && config.Lease.Candidate && !store.IsPrimary)
+                {
+                    try
+                    {
+                        monitor.RequestPromotionAsync().GetAwaiter().GetResult();
+                        stdout.WriteLine("promoted to primary");
+                    }
+                    catch (Exception ex) when (ex is LeaseException or NodeApiException or HttpRequestException or NotSupportedException)
+                    {
+                        // Upstream aborts the run here; a primary that cannot hand its lease over
+                        // (this implementation's node API does not yet) would keep this node down.
+                        stderr.WriteLine($"WARN: promote: {ex.Message}; staying a replica");
+                    }
+                }
+                else if (config.Lease.Promote && !config.Lease.Candidate)
+                {
+                    stdout.WriteLine("node is not a candidate, skipping promotion");
+                }
+            }
+            StartApplication();
+        }
+
+        /// <summary>Announces changes of the role (on the thread that made them; must not block).</summary>
+        private void OnRoleChanged(RoleChange change)
+        {
+            var store = _store;
+            if (store is null)
+            {
+                return;
+            }
+            if (change.Role == Role.Primary && change.CanWrite)
+            {
+                store.PrimaryTimestamp = 0;
+                store.MarkReady();
+                _replica?.Reconnect();
+                stdout.WriteLine($"primary lease acquired, node {store.NodeIdText}, cluster {store.ClusterId}");
+            }
+            else if (change.Role == Role.Replica)
+            {
+                store.PrimaryTimestamp = -1;
+                stdout.WriteLine($"primary lease lost ({change.Reason}), node {store.NodeIdText}");
+            }
+        }
+
+        /// <summary>The lease moved: a stream to the former primary is dropped so the replica follows the new one.</summary>
+        private void OnPrimaryChanged(PrimaryInfo? primary)
+        {
+            if (primary is not null && _store is { IsPrimary: false })
+            {
+                _replica?.Reconnect();
+                stdout.WriteLine($"primary is {primary}");
+            }
+        }
+
+        /// <summary>A HANDOFF frame: this node takes the lease the primary passed it.</summary>
+        private async Task TakeOverAsync(LeaseMonitor monitor, string leaseId)
+        {
+            try
+            {
+                await monitor.TakeOverAsync(leaseId).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is LeaseException or NotSupportedException)
+            {
+                stderr.WriteLine($"ERROR: cannot take over the handed-off lease: {ex.Message}");
             }
         }
 
@@ -330,6 +475,15 @@ internal static partial class MountCommand
                 stderr.WriteLine($"ERROR: cannot stop the proxy server: {ex.InnerException?.Message}");
             }
             _proxy = null;
+            // The node stops writing, then gives the lease up, so another node takes over at once.
+            try
+            {
+                _monitor?.StopAsync().Wait(TimeSpan.FromSeconds(15));
+            }
+            catch (AggregateException ex)
+            {
+                stderr.WriteLine($"ERROR: cannot stop the lease monitor: {ex.InnerException?.Message}");
+            }
             try
             {
                 _server?.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(10));
@@ -355,6 +509,10 @@ internal static partial class MountCommand
             _fs = null;
             _store?.Dispose();
             _store = null;
+            _monitor?.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(5));
+            _monitor = null;
+            _leaser?.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(5));
+            _leaser = null;
         }
 
         public void Dispose()

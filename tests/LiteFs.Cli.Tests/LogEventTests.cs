@@ -15,6 +15,7 @@ public class LogEventTests
         ["LiteFs.Core.Store"] = ("LiteFs.Core.Store", 1, 49),
         ["LiteFs.Core.DbLog"] = ("LiteFs.Core.Db", 50, 99),
         ["LiteFs.Core.Committer"] = ("LiteFs.Core.Committer", 100, 109),
+        ["LiteFs.Core.Leases.LeaseMonitor"] = ("LiteFs.Core.Leases.LeaseMonitor", 150, 199),
         ["LiteFs.Core.Replication.ReplicaClient"] = ("LiteFs.Core.Replication.ReplicaClient", 200, 249),
         ["LiteFs.Core.Replication.PrimaryStreamer"] = ("LiteFs.Core.Replication.PrimaryStreamer", 250, 299),
         ["LiteFs.Http.NodeServer"] = ("LiteFs.Http.NodeServer", 300, 349),
@@ -24,9 +25,11 @@ public class LogEventTests
         ["LiteFs.Cli.Exec.ExecRunner"] = ("LiteFs.Cli.Exec.ExecRunner", 550, 599),
         ["LiteFs.FileSystem.FileSystemLog"] = ("LiteFs.FileSystem.LiteFsFileSystem", 600, 649),
         ["LiteFs.Proxy.ProxyServer"] = ("LiteFs.Proxy.ProxyServer", 700, 749),
+        ["LiteFs.Leases.Etcd.EtcdLog"] = ("LiteFs.Leases.Etcd.EtcdLeaser", 800, 849),
+        ["LiteFs.Leases.Consul.ConsulLog"] = ("LiteFs.Leases.Consul.ConsulLeaser", 850, 899),
     };
 
-    private static readonly string[] Assemblies = ["LiteFs.Ltx", "LiteFs.Fuse", "LiteFs.Core", "LiteFs.FileSystem", "LiteFs.Http", "LiteFs.Proxy", "litefs"];
+    private static readonly string[] Assemblies = ["LiteFs.Ltx", "LiteFs.Fuse", "LiteFs.Core", "LiteFs.FileSystem", "LiteFs.Http", "LiteFs.Proxy", "LiteFs.Leases.Etcd", "LiteFs.Leases.Consul", "litefs"];
 
     private static List<(string Type, string Method, int EventId)> Messages()
     {

@@ -163,19 +163,87 @@ internal sealed class ConfigParser
             "reconnect-delay" => l with { ReconnectDelay = Duration(e, l.ReconnectDelay) },
             "demote-delay" => l with { DemoteDelay = Duration(e, l.DemoteDelay) },
             "databases" => l with { Databases = StringList(e, l.Databases) },
+            "safe-promotion" => l with { SafePromotion = Bool(e, l.SafePromotion) },
             "consul" => l with { Consul = ReadConsul(e, l.Consul) },
+            "etcd" => l with { Etcd = ReadEtcd(e, l.Etcd) },
             _ => Unknown(e, l),
         });
 
     private ConsulConfig ReadConsul(Entry section, ConsulConfig c) =>
         ReadSection(section, c, (e, c) => e.Name switch
         {
-            "url" => c with { Url = String(e, c.Url) },
+            "url" => c with { Url = ServiceUrl(e, c.Url, "http://consul:8500") },
             "key" => c with { Key = String(e, c.Key) },
-            "ttl" => c with { Ttl = Duration(e, c.Ttl) },
+            // Upstream keeps the default for zero or less; a positive TTL under the minimum is a mistake.
+            "ttl" => c with { Ttl = Ttl(e, c.Ttl, zeroMeansDefault: true) },
             "lock-delay" => c with { LockDelay = Duration(e, c.LockDelay) },
             _ => Unknown(e, c),
         });
+
+    private EtcdConfig ReadEtcd(Entry section, EtcdConfig c) =>
+        ReadSection(section, c, (e, c) => e.Name switch
+        {
+            "endpoints" => c with { Endpoints = ServiceUrls(e, c.Endpoints) },
+            "key" => c with { Key = String(e, c.Key) },
+            "ttl" => c with { Ttl = WholeSeconds(e, Ttl(e, c.Ttl, zeroMeansDefault: false)) },
+            "username" => c with { Username = String(e, c.Username) },
+            "password" => c with { Password = String(e, c.Password) },
+            "ca-file" => c with { CaFile = String(e, c.CaFile) },
+            _ => Unknown(e, c),
+        });
+
+    /// <summary>A lease TTL: at least <see cref="LeaseConfig.MinTtl"/> (or, for Consul as upstream, zero or less for the default).</summary>
+    private TimeSpan Ttl(Entry e, TimeSpan current, bool zeroMeansDefault)
+    {
+        var ttl = Duration(e, current);
+        if (ttl == current || (zeroMeansDefault && ttl <= TimeSpan.Zero) || ttl >= LeaseConfig.MinTtl)
+        {
+            return ttl;
+        }
+        Error(e.Value, $"{e.Path}: {GoDuration.Format(ttl)} is below the minimum of {GoDuration.Format(LeaseConfig.MinTtl)} (a lease that short is lost to one slow request)");
+        return current;
+    }
+
+    /// <summary>etcd counts lease TTLs in whole seconds.</summary>
+    private TimeSpan WholeSeconds(Entry e, TimeSpan ttl)
+    {
+        if (ttl.Ticks % TimeSpan.TicksPerSecond == 0)
+        {
+            return ttl;
+        }
+        Error(e.Value, $"{e.Path}: {GoDuration.Format(ttl)} is not a whole number of seconds (etcd leases last whole seconds)");
+        return ttl;
+    }
+
+    /// <summary>An <c>http</c> or <c>https</c> URL of a service the node talks to.</summary>
+    private string ServiceUrl(Entry e, string current, string example)
+    {
+        var text = String(e, current);
+        if (text.Length > 0 && !IsServiceUrl(text))
+        {
+            Error(e.Value, $"{e.Path}: invalid URL \"{text}\" (want http:// or https:// and a host, e.g. \"{example}\")");
+        }
+        return text;
+    }
+
+    private IReadOnlyList<string> ServiceUrls(Entry e, IReadOnlyList<string> current)
+    {
+        var urls = StringList(e, current);
+        if (e.Value is YamlSequenceNode sequence)
+        {
+            for (var i = 0; i < urls.Count && i < sequence.Children.Count; i++)
+            {
+                if (!IsServiceUrl(urls[i]))
+                {
+                    Error(sequence.Children[i], $"{e.Path}[{i}]: invalid URL \"{urls[i]}\" (want http:// or https:// and a host, e.g. \"http://127.0.0.1:2379\")");
+                }
+            }
+        }
+        return urls;
+    }
+
+    private static bool IsServiceUrl(string text) =>
+        Uri.TryCreate(text, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" && uri.Host.Length > 0;
 
     private BackupConfig ReadBackup(Entry section, BackupConfig b) =>
         ReadSection(section, b, (e, b) => e.Name switch

@@ -99,14 +99,15 @@ internal sealed record LiteFsConfig
         {
             throw new ConfigException("fuse directory and data directory cannot be the same path");
         }
-        if (Lease.Type is not (LeaseConfig.ConsulType or LeaseConfig.StaticType))
+        if (Lease.Type is not (LeaseConfig.ConsulType or LeaseConfig.StaticType or LeaseConfig.EtcdType))
         {
-            throw new ConfigException($"invalid lease type, must be either 'consul' or 'static', got: '{Lease.Type}'");
+            throw new ConfigException($"invalid lease type, must be 'static', 'consul' or 'etcd', got: '{Lease.Type}'");
         }
         if (Lease.Candidate && Lease.Databases.Count > 0)
         {
             throw new ConfigException("cannot specify a database replication filter on candidate nodes");
         }
+        Lease.Validate();
         if (Proxy.ForwardMode is not ("" or ProxyConfig.ForwardModeProxy or ProxyConfig.ForwardModeFlyReplay))
         {
             throw new ConfigException($"invalid proxy forward mode, must be either 'proxy' or 'fly-replay', got: '{Proxy.ForwardMode}'");
@@ -255,7 +256,13 @@ internal sealed record LeaseConfig
     /// <summary>The <c>lease.type</c> value for a static lease.</summary>
     public const string StaticType = "static";
 
-    /// <summary><c>type</c>: <c>consul</c> or <c>static</c>; required (empty fails validation).</summary>
+    /// <summary>The <c>lease.type</c> value for an etcd lease (not upstream's).</summary>
+    public const string EtcdType = "etcd";
+
+    /// <summary>The shortest TTL a Consul or etcd lease may have: below it, one slow request costs the primary its lease.</summary>
+    public static readonly TimeSpan MinTtl = TimeSpan.FromSeconds(1);
+
+    /// <summary><c>type</c>: <c>static</c>, <c>consul</c> or <c>etcd</c>; required (empty fails validation).</summary>
     public string Type { get; init; } = "";
 
     /// <summary>
@@ -285,8 +292,59 @@ internal sealed record LeaseConfig
     /// <summary><c>databases</c>: replicate only these databases (non-candidates only).</summary>
     public IReadOnlyList<string> Databases { get; init; } = [];
 
+    /// <summary>
+    /// <c>safe-promotion</c> (not upstream's): a candidate takes the lease only when it may
+    /// (not while it holds no databases the cluster has, nor behind the primary it last
+    /// followed); false takes it whenever nobody holds it, as upstream does.
+    /// </summary>
+    public bool SafePromotion { get; init; } = true;
+
     /// <summary><c>consul</c>: the Consul lease settings.</summary>
     public ConsulConfig Consul { get; init; } = new();
+
+    /// <summary><c>etcd</c>: the etcd lease settings (not upstream's).</summary>
+    public EtcdConfig Etcd { get; init; } = new();
+
+    /// <summary>The settings the chosen lease type needs (config-and-cli.md §3.1 checks the type first).</summary>
+    /// <exception cref="ConfigException">A required key is missing or two keys disagree.</exception>
+    public void Validate()
+    {
+        switch (Type)
+        {
+            case ConsulType when Consul.Url.Length == 0:
+                throw new ConfigException("lease.consul.url: required for lease type 'consul', e.g. \"http://consul:8500\"");
+            case ConsulType when Consul.Key.Length == 0:
+                throw new ConfigException("must specify a consul key (lease.consul.key), e.g. \"litefs/primary\"");
+            case EtcdType when Etcd.Endpoints.Count == 0:
+                throw new ConfigException("lease.etcd.endpoints: at least one endpoint is required for lease type 'etcd', e.g. [\"http://127.0.0.1:2379\"]");
+            case EtcdType when Etcd.Key.Length == 0:
+                throw new ConfigException("lease.etcd.key: required for lease type 'etcd', e.g. \"/litefs/my-app/primary\"");
+            case EtcdType when Etcd.Username.Length == 0 != (Etcd.Password.Length == 0):
+                throw new ConfigException("lease.etcd.username and lease.etcd.password: set both (etcd authentication) or neither");
+        }
+    }
+}
+
+/// <summary>The <c>lease.etcd</c> section (not upstream's).</summary>
+internal sealed record EtcdConfig
+{
+    /// <summary><c>endpoints</c>: etcd client URLs (<c>http://</c> or <c>https://</c>), tried in turn.</summary>
+    public IReadOnlyList<string> Endpoints { get; init; } = [];
+
+    /// <summary><c>key</c>: the lease key, e.g. <c>/litefs/my-app/primary</c>; the cluster ID lives at <c>KEY/clusterid</c>.</summary>
+    public string Key { get; init; } = "";
+
+    /// <summary><c>ttl</c>: the etcd lease's TTL, whole seconds, at least 1 s.</summary>
+    public TimeSpan Ttl { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary><c>username</c>: with <c>password</c>, authenticate to etcd.</summary>
+    public string Username { get; init; } = "";
+
+    /// <summary><c>password</c>.</summary>
+    public string Password { get; init; } = "";
+
+    /// <summary><c>ca-file</c>: PEM file of the CA of the etcd servers' certificates (https endpoints).</summary>
+    public string CaFile { get; init; } = "";
 }
 
 /// <summary>The <c>lease.consul</c> section.</summary>

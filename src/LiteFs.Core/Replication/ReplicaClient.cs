@@ -18,6 +18,13 @@ public sealed record ReplicaOptions
 
     /// <summary>How often applied files are made durable with one syncfs (instead of an fsync per file).</summary>
     public TimeSpan SyncInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Called on the loop's thread with the lease ID of a HANDOFF frame: the primary hands its
+    /// lease to this node, which takes it over (<see cref="Leases.LeaseMonitor.TakeOverAsync"/>);
+    /// the loop then reconnects at once. Null ignores the lease ID.
+    /// </summary>
+    public Action<string>? OnHandoff { get; init; }
 }
 
 /// <summary>
@@ -58,6 +65,12 @@ public sealed partial class ReplicaClient : IDisposable
     /// <summary>Whether a stream is open now.</summary>
     public bool IsConnected => _current is not null;
 
+    /// <summary>
+    /// Drops the open stream, if any: the loop connects again to the primary the lease names now
+    /// (a lease that moved), or waits while this node is the primary.
+    /// </summary>
+    public void Reconnect() => _current?.Dispose();
+
     /// <summary>Starts following the primary.</summary>
     public void Start()
     {
@@ -73,7 +86,11 @@ public sealed partial class ReplicaClient : IDisposable
         {
             var url = _store.Lease.PrimaryAdvertiseUrl;
             var handoff = false;
-            if (string.IsNullOrEmpty(url))
+            if (_store.IsPrimary)
+            {
+                // A lease that moves made this node the primary: nothing to follow until it moves again.
+            }
+            else if (string.IsNullOrEmpty(url))
             {
                 LogNoPrimary();
             }
@@ -214,6 +231,7 @@ public sealed partial class ReplicaClient : IDisposable
                         return false;
                     case StreamFrameType.Handoff:
                         LogHandoff(url);
+                        _options.OnHandoff?.Invoke(frame.LeaseId);
                         return true;
                     case StreamFrameType.DropDb:
                         LogDropDb(frame.Name);

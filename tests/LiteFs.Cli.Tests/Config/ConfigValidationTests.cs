@@ -10,7 +10,7 @@ public class ConfigValidationTests
 
     [Theory]
     [InlineData("lease:\n  type: static\n")]
-    [InlineData("lease:\n  type: consul\n  candidate: false\n  databases: [a.db]\n")]
+    [InlineData("lease:\n  type: consul\n  candidate: false\n  databases: [a.db]\n  consul:\n    url: http://consul:8500\n    key: litefs/primary\n")]
     [InlineData("lease:\n  type: static\nlog:\n  format: json\n")]
     public void Validate_GoodConfig_Passes(string yaml)
     {
@@ -22,9 +22,9 @@ public class ConfigValidationTests
     [InlineData("lease:\n  type: static\ndata:\n  dir: ''\n", "data directory required")]
     [InlineData("lease:\n  type: static\ndata:\n  dir: /x\nfuse:\n  dir: /x\n", "fuse directory and data directory cannot be the same path")]
     [InlineData("lease:\n  type: static\ndata:\n  dir: /x/\nfuse:\n  dir: /x\n", "fuse directory and data directory cannot be the same path")]
-    [InlineData("data:\n  dir: /d\n", "invalid lease type, must be either 'consul' or 'static', got: ''")]
-    [InlineData("lease:\n  type: etcd\n", "invalid lease type, must be either 'consul' or 'static', got: 'etcd'")]
-    [InlineData("lease:\n  type: Static\n", "invalid lease type, must be either 'consul' or 'static', got: 'Static'")]
+    [InlineData("data:\n  dir: /d\n", "invalid lease type, must be 'static', 'consul' or 'etcd', got: ''")]
+    [InlineData("lease:\n  type: zookeeper\n", "invalid lease type, must be 'static', 'consul' or 'etcd', got: 'zookeeper'")]
+    [InlineData("lease:\n  type: Static\n", "invalid lease type, must be 'static', 'consul' or 'etcd', got: 'Static'")]
     [InlineData("lease:\n  type: consul\n  databases: [a.db]\n", "cannot specify a database replication filter on candidate nodes")]
     [InlineData("lease:\n  type: static\nlog:\n  format: logfmt\n", "invalid log format: \"logfmt\"")]
     public void Validate_BadConfig_FailsWithUpstreamMessage(string yaml, string message)
