@@ -123,6 +123,13 @@ public sealed partial class Db
 
         _checksums.Truncate(commit);
         var post = _checksums.Compute(commit, PageSize);
+        if (!snapshot && post == _pos.PostApplyChecksum && commit == PageCount)
+        {
+            // The pages are as the last recorded transaction left them: a hot journal rolled back
+            // (a real commit always changes page 1's change counter). Nothing to record, and
+            // nothing to forward to a primary under a borrowed HALT lock.
+            return;
+        }
         var ltxHeader = NewHeader(txid, commit);
         var mode = JournalMode.Rollback;
         var buffer = ArrayPool<byte>.Shared.Rent(PageSize);

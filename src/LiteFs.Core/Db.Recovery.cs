@@ -204,6 +204,9 @@ public sealed partial class Db
         Mode = DatabaseHeader.ReadMode(header);
     }
 
+    /// <summary>Computes every page's checksum from the database file again (the WAL's are the recorder's to put back).</summary>
+    internal void RebuildChecksums() => ComputePageChecksums();
+
     private void ComputePageChecksums()
     {
         AssertSync();

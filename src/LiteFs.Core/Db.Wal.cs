@@ -52,8 +52,54 @@ public sealed partial class Db
         {
             throw new LiteFsException($"{Name}: WAL write at offset {offset} would overwrite committed frames (transaction starts at {start})");
         }
-        RandomAccess.Write(RequireHandle(DbFileKind.Wal, create: true), data, offset);
+        var forwarding = Halt.Remote is not null && !_host.IsPrimary;
+        if (forwarding)
+        {
+            using (EnterSync())
+            {
+                if (_forwardRefused)
+                {
+                    throw new ForwardRefusedException($"{Name}: the primary refused this transaction; SQLite must roll it back");
+                }
+            }
+        }
+        var wal = RequireHandle(DbFileKind.Wal, create: true);
+        RandomAccess.Write(wal, data, offset);
         _recorder.NoteFramesWritten();
+        if (forwarding && CompletesCommitFrame(wal, offset + data.Length) is { } commitFrame)
+        {
+            // Under a HALT lock borrowed from the primary, the write that completes a commit frame
+            // is the commit point: the transaction goes to the primary now, and if the primary does
+            // not take it, this write fails, and so does every WAL write until SQLite lets the WAL
+            // write lock go: SQLite rolls the transaction back (the frame is voided, so nothing
+            // ever reads it as committed).
+            using (EnterSync())
+            {
+                try
+                {
+                    _recorder.RecordForwarded(commitFrame);
+                }
+                catch (ForwardRefusedException)
+                {
+                    _forwardRefused = true;
+                    throw;
+                }
+            }
+        }
+    }
+
+    /// <summary>The offset of the frame a write ending at <paramref name="end"/> completes, when that frame is a commit frame.</summary>
+    private long? CompletesCommitFrame(Microsoft.Win32.SafeHandles.SafeFileHandle wal, long end)
+    {
+        var frameSize = WalHeader.FrameHeaderSize + PageSize;
+        var framesEnd = end - WalHeader.Size;
+        if (framesEnd <= 0 || framesEnd % frameSize != 0)
+        {
+            return null;
+        }
+        Span<byte> header = stackalloc byte[WalHeader.FrameHeaderSize];
+        var frame = end - frameSize;
+        return RandomAccess.Read(wal, header, frame) == header.Length && WalFrameHeader.Read(header).Commit != 0 ? frame : null;
     }
 
     private void RequireWriteLock()
@@ -72,6 +118,10 @@ public sealed partial class Db
     {
         if (Locks.Write.ModeOf(owner) == LockMode.Exclusive)
         {
+            using (EnterSync())
+            {
+                _forwardRefused = false;
+            }
             if (Halt.Remote is not null && !_host.IsPrimary)
             {
                 // Under a HALT lock held from the primary: the transaction is recorded and

@@ -97,6 +97,13 @@ public sealed partial class Db : IDisposable
 
     // Replica side.
 
+    /// <summary>
+    /// The primary refused the WAL transaction being written under a borrowed HALT lock: every
+    /// WAL write fails until SQLite releases the WAL write lock (the kernel splits a write at page
+    /// boundaries and SQLite retries the rest, which must not succeed). Monitor.
+    /// </summary>
+    private bool _forwardRefused;
+
     /// <summary>When a refused write was last logged (a <see cref="IDbHost.Time"/> timestamp), 0 before any: changed only with Interlocked.</summary>
     private long _lastRefusalLog;
 

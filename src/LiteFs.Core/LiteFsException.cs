@@ -65,6 +65,12 @@ public sealed class ReadOnlyReplicaException(string database)
     : LiteFsException(LiteFsError.ReadOnly, $"database {database} is read-only on this replica: writes go to the primary (or take the HALT lock through {database}-lock)");
 
 /// <summary>
+/// The primary did not take a transaction forwarded under a borrowed HALT lock: nothing of it was
+/// recorded here, and SQLite gets EIO for the write that would have committed it.
+/// </summary>
+public sealed class ForwardRefusedException(string message) : LiteFsException(LiteFsError.Io, message);
+
+/// <summary>
 /// A failure after SQLite already considered a transaction committed (a WAL commit, applying a
 /// replicated file): the node cannot continue and exits with status 99, as upstream does.
 /// </summary>

@@ -166,11 +166,11 @@ public sealed partial class Store
         }
         catch (OperationCanceledException)
         {
-            throw new LiteFsException(LiteFsError.Io, $"{db.Name}: the primary did not apply the forwarded transaction within {ForwardTimeout.TotalSeconds:0} s");
+            throw new ForwardRefusedException($"{db.Name}: the primary did not apply the forwarded transaction within {ForwardTimeout.TotalSeconds:0} s");
         }
         catch (LiteFsException ex)
         {
-            throw new LiteFsException(LiteFsError.Io, $"{db.Name}: the primary refused the forwarded transaction: {ex.Message}");
+            throw new ForwardRefusedException($"{db.Name}: the primary refused the forwarded transaction: {ex.Message}");
         }
     }
 

@@ -325,6 +325,62 @@ internal sealed class WalRecorder
         }
     }
 
+    /// <summary>
+    /// Under a HALT lock borrowed from the primary: SQLite just completed the commit frame at
+    /// <paramref name="commitFrame"/>. The transaction is recorded now, which forwards it to the
+    /// primary first. If the primary does not take it, nothing is recorded: the checksums are
+    /// put back as they were, the commit frame is voided on disk (so neither SQLite nor start-up
+    /// ever reads it as committed), and the refusal goes back to SQLite as EIO. Monitor.
+    /// </summary>
+    internal void RecordForwarded(long commitFrame)
+    {
+        _db.AssertSync();
+        _written = false;
+        try
+        {
+            while (CommitWal())
+            {
+            }
+        }
+        catch (ForwardRefusedException)
+        {
+            _db.RebuildChecksums();
+            foreach (var (pgno, offset) in _frames)
+            {
+                RestoreWalChecksum(pgno, offset);
+            }
+            var wal = _db.Handle(DbFileKind.Wal, create: false);
+            if (wal is not null)
+            {
+                RandomAccess.Write(wal, new byte[WalHeader.FrameHeaderSize], commitFrame);
+            }
+            throw;
+        }
+        catch (Exception ex) when (ex is not FatalDatabaseException)
+        {
+            var fatal = new FatalDatabaseException($"{_db.Name}: cannot commit WAL transaction: {ex.Message}", ex);
+            _host.Fatal(fatal);
+            throw fatal;
+        }
+    }
+
+    /// <summary>Puts back the checksum of a page whose newest committed frame is at <paramref name="offset"/>.</summary>
+    private void RestoreWalChecksum(uint pgno, long offset)
+    {
+        var wal = _db.Handle(DbFileKind.Wal, create: false) ?? throw new LiteFsException($"{_db.Name}: the WAL is gone");
+        var page = ArrayPool<byte>.Shared.Rent(_db.PageSize);
+        try
+        {
+            var span = page.AsSpan(0, _db.PageSize);
+            RandomAccess.Read(wal, span, offset + WalHeader.FrameHeaderSize);
+            _db.Checksums.SetWal(pgno, Checksum.OfPage(pgno, span));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(page);
+        }
+    }
+
     /// <summary>Forgets the committed frames and their checksums (the WAL was reset or checkpointed away).</summary>
     private void ForgetFrames()
     {
