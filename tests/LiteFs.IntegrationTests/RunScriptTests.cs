@@ -11,7 +11,10 @@ public class RunScriptTests
         using var temp = new TempDir("litefs-run");
         var mounts = new[] { "primary", "replica1", "replica2" }.Select(n => temp.Combine(n, "mnt")).ToArray();
         var port = FreePortBlock();
-        using var run = ChildProcess.Start(Path.Combine(RepoPaths.Root, "run.sh"), [], new Dictionary<string, string>
+        // Through env --default-signal: a test run started as a background job inherits SIGINT
+        // ignored, and a shell cannot trap a signal ignored when it started; a terminal's Ctrl-C
+        // reaches run.sh with the default disposition.
+        using var run = ChildProcess.Start("env", ["--default-signal=INT", Path.Combine(RepoPaths.Root, "run.sh")], new Dictionary<string, string>
         {
             ["LITEFS_DEV_DIR"] = temp.Path,
             ["LITEFS_DEV_PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
