@@ -24,7 +24,9 @@ internal static class Tools
     /// <summary>Starts the loopback tool as a child process and waits until it has mounted.</summary>
     public static ChildProcess StartLoopback(string source, string mountPoint, params string[] options)
     {
-        var child = ChildProcess.Start(Dotnet, [LoopbackDll, source, mountPoint, .. options]);
+        // With SIGINT's default disposition: a test run started as a background job inherits it
+        // ignored, and the signal tests send SIGINT.
+        var child = ChildProcess.Start("env", ["--default-signal=INT", Dotnet, LoopbackDll, source, mountPoint, .. options]);
         try
         {
             child.WaitForOutput("mounted ", TimeSpan.FromSeconds(60));
