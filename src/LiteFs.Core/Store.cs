@@ -181,9 +181,9 @@ public sealed partial class Store : IDbHost, IDisposable
         }
         if (_options.Retention > TimeSpan.Zero && _options.RetentionMonitorInterval > TimeSpan.Zero)
         {
-            _retention = Task.Run(() => RetentionLoopAsync(_stopping.Token));
+            _retention = Task.Run(() => EveryAsync(_options.RetentionMonitorInterval, EnforceRetention, _stopping.Token));
         }
-        _haltExpiry = Task.Run(() => HaltExpiryLoopAsync(_stopping.Token));
+        _haltExpiry = Task.Run(() => EveryAsync(HaltExpiryInterval, ExpireHaltLocks, _stopping.Token));
     }
 
     /// <summary>
@@ -220,21 +220,6 @@ public sealed partial class Store : IDbHost, IDisposable
 
     /// <summary>How often granted HALT locks are checked for expiry.</summary>
     public static readonly TimeSpan HaltExpiryInterval = TimeSpan.FromSeconds(5);
-
-    private async Task HaltExpiryLoopAsync(CancellationToken cancellationToken)
-    {
-        using var timer = new PeriodicTimer(HaltExpiryInterval, Time);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
-            {
-                ExpireHaltLocks();
-            }
-        }
-        catch (OperationCanceledException)
-        {
-        }
-    }
 
 
 
@@ -326,14 +311,15 @@ public sealed partial class Store : IDbHost, IDisposable
     public static bool IsValidClusterId(string id) =>
         id.Length == 20 && id.StartsWith("LFSC", StringComparison.Ordinal) && ulong.TryParse(id.AsSpan(4), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out _);
 
-    private async Task RetentionLoopAsync(CancellationToken cancellationToken)
+    /// <summary>Runs <paramref name="action"/> every <paramref name="interval"/> on the store's clock until the store stops.</summary>
+    private async Task EveryAsync(TimeSpan interval, Action action, CancellationToken cancellationToken)
     {
-        using var timer = new PeriodicTimer(_options.RetentionMonitorInterval, Time);
+        using var timer = new PeriodicTimer(interval, Time);
         try
         {
             while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
             {
-                EnforceRetention();
+                action();
             }
         }
         catch (OperationCanceledException)

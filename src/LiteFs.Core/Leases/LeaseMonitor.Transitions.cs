@@ -185,6 +185,14 @@ public sealed partial class LeaseMonitor
         return true;
     }
 
+    /// <summary>Renews <paramref name="grant"/>, giving up once the lease's deadline (as of <paramref name="sentAt"/>) passes.</summary>
+    private async Task RenewBeforeDeadlineAsync(LeaseGrant grant, DateTimeOffset sentAt, CancellationToken stop)
+    {
+        using var deadline = new CancellationTokenSource(Positive(ReadDeadline() - sentAt), _time);
+        using var bounded = CancellationTokenSource.CreateLinkedTokenSource(stop, deadline.Token);
+        await _leaser.RenewAsync(grant, bounded.Token).ConfigureAwait(false);
+    }
+
     /// <summary>One renewal, bounded by the deadline; a failure is retried until the next try would come too late.</summary>
     private async Task RenewOnceAsync(CancellationToken stop)
     {
@@ -192,9 +200,7 @@ public sealed partial class LeaseMonitor
         var sentAt = Now;
         try
         {
-            using var deadline = new CancellationTokenSource(Positive(ReadDeadline() - sentAt), _time);
-            using var bounded = CancellationTokenSource.CreateLinkedTokenSource(stop, deadline.Token);
-            await _leaser.RenewAsync(grant, bounded.Token).ConfigureAwait(false);
+            await RenewBeforeDeadlineAsync(grant, sentAt, stop).ConfigureAwait(false);
         }
         catch (LeaseExpiredException ex)
         {
@@ -237,9 +243,7 @@ public sealed partial class LeaseMonitor
         var sentAt = Now;
         try
         {
-            using var deadline = new CancellationTokenSource(Positive(ReadDeadline() - sentAt), _time);
-            using var bounded = CancellationTokenSource.CreateLinkedTokenSource(stop, deadline.Token);
-            await _leaser.RenewAsync(grant, bounded.Token).ConfigureAwait(false);
+            await RenewBeforeDeadlineAsync(grant, sentAt, stop).ConfigureAwait(false);
         }
         catch (LeaseExpiredException ex)
         {
