@@ -37,6 +37,7 @@ internal static partial class MountCommand
         }
 
         LiteFsConfig config;
+        var lines = ConfigLines.None;
         try
         {
             if (parsed.Value("dev") is { } devRoot)
@@ -59,7 +60,7 @@ internal static partial class MountCommand
             else
             {
                 var loaded = ConfigLoader.Load(parsed.Value("config"), !parsed.Flag("no-expand-env", "mount"), Environment.GetEnvironmentVariable);
-                config = loaded.Config;
+                (config, lines) = (loaded.Config, loaded.Lines);
                 stdout.WriteLine($"config file read from {loaded.Path}");
             }
             config = config with
@@ -75,7 +76,7 @@ internal static partial class MountCommand
                     _ => [new ExecConfig(ShellWords.Join(execWords))],
                 },
             };
-            config.Validate();
+            config.Validate(lines);
             config = LeaseSetup.WithOwnIdentity(config);
         }
         catch (ConfigException ex)

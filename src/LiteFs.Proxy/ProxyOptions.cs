@@ -107,6 +107,10 @@ public sealed record ProxyOptions
         {
             throw new ProxyConfigurationException("proxy bind address required");
         }
+        if (!IsListenAddress(Address))
+        {
+            throw new ProxyConfigurationException($"invalid proxy.addr \"{Address}\": want \":PORT\" or \"HOST:PORT\"");
+        }
         _ = Patterns(Passthrough, "passthrough");
         _ = Patterns(AlwaysForward, "always-forward");
         _ = Patterns(ReadUpgrades, "read-upgrades");
@@ -115,6 +119,36 @@ public sealed record ProxyOptions
             throw new ProxyConfigurationException($"invalid proxy advertise URL: \"{url}\" (want http://host:port)");
         }
     }
+
+    /// <summary>
+    /// Whether <paramref name="address"/> has the form the proxy binds: <c>:PORT</c> (every
+    /// interface) or <c>HOST:PORT</c>, the host a name, an IPv4 address or a bracketed IPv6 one.
+    /// Syntax only: a name is resolved when the proxy starts.
+    /// </summary>
+    public static bool IsListenAddress(string address)
+    {
+        var colon = address.LastIndexOf(':');
+        if (colon < 0 || !int.TryParse(address.AsSpan(colon + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var port) || port > System.Net.IPEndPoint.MaxPort)
+        {
+            return false;
+        }
+        var host = address[..colon];
+        if (host.StartsWith('[') && host.EndsWith(']'))
+        {
+            return System.Net.IPAddress.TryParse(host[1..^1], out var v6) && v6.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6;
+        }
+        return host.Length == 0 || Uri.CheckHostName(host) is UriHostNameType.Dns or UriHostNameType.IPv4;
+    }
+
+    /// <summary>
+    /// Whether <paramref name="target"/> is the application's <c>HOST[:PORT]</c> with nothing
+    /// else: the proxy sends requests to <c>http://TARGET</c> followed by the request's path.
+    /// </summary>
+    public static bool IsTarget(string target) =>
+        !target.Contains("://", StringComparison.Ordinal)
+        && Uri.TryCreate("http://" + target, UriKind.Absolute, out var uri)
+        && uri.Host.Length > 0 && uri.AbsolutePath == "/" && uri.Query.Length == 0 && uri.Fragment.Length == 0
+        && uri.UserInfo.Length == 0 && !target.EndsWith('/');
 
     /// <summary>Parses a list of patterns, failing with upstream's message for the first bad one.</summary>
     internal static PathPattern[] Patterns(IReadOnlyList<string> texts, string key)

@@ -145,11 +145,12 @@ public sealed partial class ProxyServer : IAsyncDisposable
     /// <summary><c>:8080</c> (every interface), <c>127.0.0.1:8080</c>, <c>[::1]:8080</c>, <c>localhost:8080</c>.</summary>
     private static (IPAddress? Ip, int Port) ParseAddress(string address)
     {
-        var colon = address.LastIndexOf(':');
-        if (colon < 0 || !int.TryParse(address.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port > IPEndPoint.MaxPort)
+        if (!ProxyOptions.IsListenAddress(address))
         {
             throw new ProxyConfigurationException($"invalid proxy.addr \"{address}\": want \":PORT\" or \"HOST:PORT\"");
         }
+        var colon = address.LastIndexOf(':');
+        var port = int.Parse(address.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture);
         var host = address[..colon].Trim('[', ']');
         if (host.Length == 0)
         {

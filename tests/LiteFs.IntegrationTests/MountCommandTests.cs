@@ -113,9 +113,14 @@ public class MountCommandTests
     [Theory]
     [InlineData("lease:\n  type: \"static\"\n  candidat: true\n", "unknown key \"lease.candidat\"", "litefs.yml:3")]
     [InlineData("lease:\n  type: \"static\"\ndata:\n  retention: \"10 minutes\"\n", "data.retention", "litefs.yml:4")]
-    [InlineData("lease:\n  type: \"zookeeper\"\n", "invalid lease type", null)]
+    [InlineData("lease:\n  type: \"zookeeper\"\n", "invalid lease type", "litefs.yml:2")]
     [InlineData("lease:\n  type: \"static\"\nhttp:\n  addr: \"127.0.0.1:99999\"\n", "invalid http.addr", "litefs.yml:4")]
     [InlineData("lease:\n  type: \"static\"\n\tcandidate: true\n", "invalid tab as indentation", "litefs.yml:3")]
+    [InlineData("lease:\n  type: \"static\"\n  advertise-url: \"primary:20202\"\n", "lease.advertise-url: invalid URL", "litefs.yml:3")]
+    [InlineData("lease:\n  type: \"static\"\nproxy:\n  addr: \"8080\"\n  target: \"localhost:8081\"\n  db: \"app.db\"\n", "proxy.addr: invalid address", "litefs.yml:4")]
+    [InlineData("lease:\n  type: \"static\"\nproxy:\n  addr: \":8080\"\n  target: \"localhost:8081\"\n", "proxy database name required", "litefs.yml:5")]
+    [InlineData("lease:\n  type: \"static\"\nproxy:\n  addr: \":8080\"\n  target: \"http://localhost:8081\"\n  db: \"app.db\"\n", "proxy.target: invalid target", "litefs.yml:5")]
+    [InlineData("lease:\n  type: \"static\"\nexec:\n  - cmd: \"echo 'unterminated\"\n", "exec[0].cmd: invalid command line string", "litefs.yml:4")]
     public void BadConfig_ExitsTwo_NamingKeyAndLine(string yaml, string text, string? line)
     {
         using var temp = new TempDir("litefs-config");

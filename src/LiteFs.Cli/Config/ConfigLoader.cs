@@ -3,13 +3,14 @@ using System.Text;
 namespace LiteFs.Cli.Config;
 
 /// <summary>A loaded configuration and where it came from.</summary>
-/// <param name="Config">The parsed configuration (not yet validated: see <see cref="LiteFsConfig.Validate"/>).</param>
+/// <param name="Config">The parsed configuration (not yet validated: see <see cref="LiteFsConfig.Validate(ConfigLines)"/>).</param>
 /// <param name="Path">The absolute path of the file read.</param>
 /// <param name="FoundBySearch">
 /// True when no path was given and the file was found by the search; upstream then prints
 /// <c>config file read from &lt;path&gt;</c>.
 /// </param>
-internal sealed record LoadedConfig(LiteFsConfig Config, string Path, bool FoundBySearch);
+/// <param name="Lines">Where each key of the file is, for <see cref="LiteFsConfig.Validate(ConfigLines)"/>'s messages.</param>
+internal sealed record LoadedConfig(LiteFsConfig Config, string Path, bool FoundBySearch, ConfigLines Lines);
 
 /// <summary>
 /// Finds, reads, expands and parses <c>litefs.yml</c> as <c>litefs mount</c> does
@@ -60,8 +61,8 @@ internal static class ConfigLoader
         if (!string.IsNullOrEmpty(explicitPath))
         {
             var bytes = ReadFile(explicitPath) ?? throw new ConfigException($"open {explicitPath}: no such file or directory");
-            var config = Parse(bytes, Path.GetFileName(explicitPath), expandEnv, env);
-            return new LoadedConfig(config, Path.GetFullPath(explicitPath), FoundBySearch: false);
+            var config = Parse(bytes, Path.GetFileName(explicitPath), expandEnv, env, out var lines);
+            return new LoadedConfig(config, Path.GetFullPath(explicitPath), FoundBySearch: false, lines);
         }
 
         foreach (var candidate in searchPaths ?? DefaultSearchPaths())
@@ -82,7 +83,8 @@ internal static class ConfigLoader
             }
             try
             {
-                return new LoadedConfig(Parse(bytes, Path.GetFileName(path), expandEnv, env), path, FoundBySearch: true);
+                var config = Parse(bytes, Path.GetFileName(path), expandEnv, env, out var lines);
+                return new LoadedConfig(config, path, FoundBySearch: true, lines);
             }
             catch (ConfigException ex)
             {
@@ -97,14 +99,17 @@ internal static class ConfigLoader
     /// strict YAML mapping. <paramref name="fileName"/> labels the error messages.
     /// </summary>
     /// <exception cref="ConfigException">The text does not parse or does not fit the schema.</exception>
-    public static LiteFsConfig Parse(string text, string fileName, bool expandEnv, Func<string, string?> env)
+    public static LiteFsConfig Parse(string text, string fileName, bool expandEnv, Func<string, string?> env) =>
+        Parse(text, fileName, expandEnv, env, out _);
+
+    private static LiteFsConfig Parse(string text, string fileName, bool expandEnv, Func<string, string?> env, out ConfigLines lines)
     {
         ArgumentNullException.ThrowIfNull(text);
         ArgumentNullException.ThrowIfNull(env);
-        return ConfigParser.Parse(expandEnv ? EnvExpander.Expand(text, env) : text, fileName);
+        return ConfigParser.Parse(expandEnv ? EnvExpander.Expand(text, env) : text, fileName, out lines);
     }
 
-    private static LiteFsConfig Parse(byte[] bytes, string fileName, bool expandEnv, Func<string, string?> env)
+    private static LiteFsConfig Parse(byte[] bytes, string fileName, bool expandEnv, Func<string, string?> env, out ConfigLines lines)
     {
         string text;
         try
@@ -115,7 +120,7 @@ internal static class ConfigLoader
         {
             throw new ConfigException($"{fileName}:{InvalidUtf8Line(bytes)}: invalid UTF-8 in the file (YAML files must be UTF-8 or UTF-16 text); re-save it as UTF-8");
         }
-        return Parse(text, fileName, expandEnv, env);
+        return Parse(text, fileName, expandEnv, env, out lines);
     }
 
     /// <summary>

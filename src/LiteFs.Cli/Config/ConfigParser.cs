@@ -14,6 +14,9 @@ internal sealed class ConfigParser
     private readonly string _fileName;
     private readonly List<string> _errors = [];
 
+    /// <summary>The line of each key read, by full path (the first occurrence, as merged keys come later).</summary>
+    private readonly Dictionary<string, long> _lines = [];
+
     private ConfigParser(string fileName)
     {
         _fileName = fileName;
@@ -25,7 +28,11 @@ internal sealed class ConfigParser
     /// the messages (<c>litefs.yml:7: unknown key "lease.candidat"</c>).
     /// </summary>
     /// <exception cref="ConfigException">The text is not valid YAML or does not fit the schema.</exception>
-    public static LiteFsConfig Parse(string text, string fileName)
+    public static LiteFsConfig Parse(string text, string fileName) => Parse(text, fileName, out _);
+
+    /// <summary>As <see cref="Parse(string, string)"/>, also giving where each key is, for the checks made after parsing.</summary>
+    /// <exception cref="ConfigException">The text is not valid YAML or does not fit the schema.</exception>
+    public static LiteFsConfig Parse(string text, string fileName, out ConfigLines lines)
     {
         ArgumentNullException.ThrowIfNull(text);
         var parser = new ConfigParser(fileName);
@@ -53,6 +60,7 @@ internal sealed class ConfigParser
         {
             throw new ConfigException(string.Join('\n', parser._errors));
         }
+        lines = new ConfigLines(fileName, parser._lines);
         return config;
     }
 
@@ -133,22 +141,22 @@ internal sealed class ConfigParser
     private ProxyConfig ReadProxy(Entry section, ProxyConfig p) =>
         ReadSection(section, p, (e, p) => e.Name switch
         {
-            "addr" => p with { Addr = String(e, p.Addr) },
-            "target" => p with { Target = String(e, p.Target) },
+            "addr" => p with { Addr = ProxyAddr(e, p.Addr) },
+            "target" => p with { Target = ProxyTarget(e, p.Target) },
             "db" => p with { Db = String(e, p.Db) },
             "max-lag" => p with { MaxLag = Duration(e, p.MaxLag) },
             "debug" => p with { Debug = Bool(e, p.Debug) },
-            "passthrough" => p with { Passthrough = StringList(e, p.Passthrough) },
-            "always-forward" => p with { AlwaysForward = StringList(e, p.AlwaysForward) },
+            "passthrough" => p with { Passthrough = Patterns(e, p.Passthrough) },
+            "always-forward" => p with { AlwaysForward = Patterns(e, p.AlwaysForward) },
             "primary-redirect-timeout" => p with { PrimaryRedirectTimeout = Duration(e, p.PrimaryRedirectTimeout) },
             "read-timeout" => p with { ReadTimeout = Duration(e, p.ReadTimeout) },
             "read-header-timeout" => p with { ReadHeaderTimeout = Duration(e, p.ReadHeaderTimeout) },
             "write-timeout" => p with { WriteTimeout = Duration(e, p.WriteTimeout) },
             "idle-timeout" => p with { IdleTimeout = Duration(e, p.IdleTimeout) },
             "dial-timeout" => p with { DialTimeout = Duration(e, p.DialTimeout) },
-            "advertise-url" => p with { AdvertiseUrl = String(e, p.AdvertiseUrl) },
+            "advertise-url" => p with { AdvertiseUrl = AdvertiseUrl(e, p.AdvertiseUrl, "http://10.0.0.1:8080") },
             "forward-mode" => p with { ForwardMode = String(e, p.ForwardMode) },
-            "read-upgrades" => p with { ReadUpgrades = StringList(e, p.ReadUpgrades) },
+            "read-upgrades" => p with { ReadUpgrades = Patterns(e, p.ReadUpgrades) },
             _ => Unknown(e, p),
         });
 
@@ -157,7 +165,7 @@ internal sealed class ConfigParser
         {
             "type" => l with { Type = String(e, l.Type) },
             "hostname" => l with { Hostname = String(e, l.Hostname) },
-            "advertise-url" => l with { AdvertiseUrl = String(e, l.AdvertiseUrl) },
+            "advertise-url" => l with { AdvertiseUrl = AdvertiseUrl(e, l.AdvertiseUrl, "http://10.0.0.1:20202") },
             "candidate" => l with { Candidate = Bool(e, l.Candidate) },
             "promote" => l with { Promote = Bool(e, l.Promote) },
             "reconnect-delay" => l with { ReconnectDelay = Duration(e, l.ReconnectDelay) },
@@ -298,6 +306,7 @@ internal sealed class ConfigParser
             case YamlScalarNode scalar when YamlScalar.Resolve(scalar) == ScalarKind.Null:
                 return [];
             case YamlScalarNode scalar when YamlScalar.IsStringTagged(scalar):
+                CheckCommand(scalar, e.Path, scalar.Value ?? "");
                 return [new ExecConfig(scalar.Value ?? "")];
             case YamlSequenceNode sequence:
                 var list = new List<ExecConfig>(sequence.Children.Count);
@@ -315,7 +324,7 @@ internal sealed class ConfigParser
                     {
                         exec = field.Name switch
                         {
-                            "cmd" => exec with { Cmd = String(field, exec.Cmd) },
+                            "cmd" => exec with { Cmd = Command(field, exec.Cmd) },
                             "if-candidate" => exec with { IfCandidate = Bool(field, exec.IfCandidate) },
                             _ => Unknown(field, exec),
                         };
@@ -354,6 +363,79 @@ internal sealed class ConfigParser
             return current;
         }
         return text;
+    }
+
+    /// <summary><c>proxy.addr</c>: <c>:PORT</c> or <c>HOST:PORT</c>, checked as the proxy will bind it.</summary>
+    private string ProxyAddr(Entry e, string current)
+    {
+        var text = String(e, current);
+        if (text.Length > 0 && !LiteFs.Proxy.ProxyOptions.IsListenAddress(text))
+        {
+            Error(e.Value, $"{e.Path}: invalid address \"{text}\" (want \":PORT\" or \"HOST:PORT\", e.g. \":8080\")");
+            return current;
+        }
+        return text;
+    }
+
+    /// <summary><c>proxy.target</c>: the application's <c>HOST:PORT</c>, which the proxy puts after <c>http://</c>.</summary>
+    private string ProxyTarget(Entry e, string current)
+    {
+        var text = String(e, current);
+        if (text.Length > 0 && !LiteFs.Proxy.ProxyOptions.IsTarget(text))
+        {
+            Error(e.Value, $"{e.Path}: invalid target \"{text}\" (want the application's HOST:PORT, e.g. \"localhost:8081\", with no scheme or path)");
+            return current;
+        }
+        return text;
+    }
+
+    /// <summary>A list of proxy path patterns, each parsed as the proxy will, with upstream's message for a bad one.</summary>
+    private IReadOnlyList<string> Patterns(Entry e, IReadOnlyList<string> current)
+    {
+        var texts = StringList(e, current);
+        if (e.Value is YamlSequenceNode sequence)
+        {
+            for (var i = 0; i < texts.Count && i < sequence.Children.Count; i++)
+            {
+                if (!LiteFs.Proxy.PathPattern.TryParse(texts[i], out _))
+                {
+                    Error(sequence.Children[i], $"cannot parse {e.Path.Replace('.', ' ')} expression: \"{texts[i]}\"");
+                }
+            }
+        }
+        return texts;
+    }
+
+    /// <summary>An advertised URL: empty, or an absolute http(s) URL with a host, as other nodes will dial it.</summary>
+    private string AdvertiseUrl(Entry e, string current, string example)
+    {
+        var text = String(e, current);
+        if (text.Length > 0 && !IsServiceUrl(text))
+        {
+            Error(e.Value, $"{e.Path}: invalid URL \"{text}\" (want the URL other nodes reach this node on, e.g. \"{example}\")");
+            return current;
+        }
+        return text;
+    }
+
+    /// <summary>An <c>exec</c> command line, split now as the node will split it when it runs it.</summary>
+    private string Command(Entry e, string current)
+    {
+        var text = String(e, current);
+        CheckCommand(e.Value, e.Path, text);
+        return text;
+    }
+
+    private void CheckCommand(YamlNode node, string path, string line)
+    {
+        try
+        {
+            _ = LiteFs.Cli.Exec.ShellWords.Split(line);
+        }
+        catch (FormatException ex)
+        {
+            Error(node, $"{path}: {ex.Message}");
+        }
     }
 
     private bool Bool(Entry e, bool current)
@@ -489,7 +571,9 @@ internal sealed class ConfigParser
                 merges.Add(value);
                 continue;
             }
-            entries.Add(new Entry(name, path.Length == 0 ? name : $"{path}.{name}", key, value));
+            var full = path.Length == 0 ? name : $"{path}.{name}";
+            _lines.TryAdd(full, key.Start.Line);
+            entries.Add(new Entry(name, full, key, value));
         }
         foreach (var merge in merges)
         {

@@ -52,7 +52,7 @@ internal sealed record LiteFsConfig
     /// Built as an object rather than as YAML text run through the loader: the root is any local
     /// path, and pasting it into YAML would need quoting (<c>:</c>, <c>#</c>, quotes) and escaping
     /// from environment expansion (<c>$</c>), a failure mode a default must not have. The object is
-    /// checked by the compiler, and a test runs it through <see cref="Validate"/>.
+    /// checked by the compiler, and a test runs it through <see cref="Validate(ConfigLines)"/>.
     /// <paramref name="port"/> is the node API's port on 127.0.0.1; with <paramref name="primaryUrl"/>
     /// the node is a replica of that primary.
     /// </remarks>
@@ -83,38 +83,55 @@ internal sealed record LiteFsConfig
     /// failure, as upstream does.
     /// </summary>
     /// <exception cref="ConfigException">A value is missing or inconsistent.</exception>
-    public void Validate()
+    public void Validate() => Validate(ConfigLines.None);
+
+    /// <summary>
+    /// As <see cref="Validate()"/>, each message led by the file and line of the key to fix
+    /// (<c>litefs.yml:12: proxy database name required</c>), or the file alone when the key is
+    /// missing from it. Also checks what upstream only finds once the mount is up (the proxy's
+    /// required keys), so that nothing starts on a configuration that cannot run.
+    /// </summary>
+    /// <exception cref="ConfigException">A value is missing or inconsistent.</exception>
+    public void Validate(ConfigLines lines)
     {
         if (string.IsNullOrEmpty(Fuse.Dir))
         {
-            throw new ConfigException("fuse directory required");
+            throw new ConfigException(lines.At("fuse.dir", "fuse") + "fuse directory required");
         }
         if (string.IsNullOrEmpty(Data.Dir))
         {
-            throw new ConfigException("data directory required");
+            throw new ConfigException(lines.At("data.dir", "data") + "data directory required");
         }
         // Upstream compares the strings; comparing normalised full paths also catches "/litefs"
         // against "/litefs/", which would mount the file system over its own data.
         if (Fuse.Dir == Data.Dir || SamePath(Fuse.Dir, Data.Dir))
         {
-            throw new ConfigException("fuse directory and data directory cannot be the same path");
+            throw new ConfigException(lines.At("fuse.dir", "data.dir") + "fuse directory and data directory cannot be the same path");
         }
         if (Lease.Type is not (LeaseConfig.ConsulType or LeaseConfig.StaticType or LeaseConfig.EtcdType))
         {
-            throw new ConfigException($"invalid lease type, must be 'static', 'consul' or 'etcd', got: '{Lease.Type}'");
+            throw new ConfigException(lines.At("lease.type", "lease") + $"invalid lease type, must be 'static', 'consul' or 'etcd', got: '{Lease.Type}'");
         }
         if (Lease.Candidate && Lease.Databases.Count > 0)
         {
-            throw new ConfigException("cannot specify a database replication filter on candidate nodes");
+            throw new ConfigException(lines.At("lease.databases") + "cannot specify a database replication filter on candidate nodes");
         }
-        Lease.Validate();
+        Lease.Validate(lines);
         if (Proxy.ForwardMode is not ("" or ProxyConfig.ForwardModeProxy or ProxyConfig.ForwardModeFlyReplay))
         {
-            throw new ConfigException($"invalid proxy forward mode, must be either 'proxy' or 'fly-replay', got: '{Proxy.ForwardMode}'");
+            throw new ConfigException(lines.At("proxy.forward-mode") + $"invalid proxy forward mode, must be either 'proxy' or 'fly-replay', got: '{Proxy.ForwardMode}'");
+        }
+        if (Proxy.Target.Length > 0 && Proxy.Db.Length == 0)
+        {
+            throw new ConfigException(lines.At("proxy.db", "proxy.target") + "proxy database name required");
+        }
+        if (Proxy.Target.Length > 0 && Proxy.Addr.Length == 0)
+        {
+            throw new ConfigException(lines.At("proxy.addr", "proxy.target") + "proxy bind address required");
         }
         if (Log.Format is not ("text" or "json"))
         {
-            throw new ConfigException($"invalid log format: \"{Log.Format}\"");
+            throw new ConfigException(lines.At("log.format") + $"invalid log format: \"{Log.Format}\"");
         }
     }
 
@@ -307,20 +324,20 @@ internal sealed record LeaseConfig
 
     /// <summary>The settings the chosen lease type needs (config-and-cli.md §3.1 checks the type first).</summary>
     /// <exception cref="ConfigException">A required key is missing or two keys disagree.</exception>
-    public void Validate()
+    public void Validate(ConfigLines lines)
     {
         switch (Type)
         {
             case ConsulType when Consul.Url.Length == 0:
-                throw new ConfigException("lease.consul.url: required for lease type 'consul', e.g. \"http://consul:8500\"");
+                throw new ConfigException(lines.At("lease.consul", "lease.type") + "lease.consul.url: required for lease type 'consul', e.g. \"http://consul:8500\"");
             case ConsulType when Consul.Key.Length == 0:
-                throw new ConfigException("must specify a consul key (lease.consul.key), e.g. \"litefs/primary\"");
+                throw new ConfigException(lines.At("lease.consul", "lease.type") + "must specify a consul key (lease.consul.key), e.g. \"litefs/primary\"");
             case EtcdType when Etcd.Endpoints.Count == 0:
-                throw new ConfigException("lease.etcd.endpoints: at least one endpoint is required for lease type 'etcd', e.g. [\"http://127.0.0.1:2379\"]");
+                throw new ConfigException(lines.At("lease.etcd", "lease.type") + "lease.etcd.endpoints: at least one endpoint is required for lease type 'etcd', e.g. [\"http://127.0.0.1:2379\"]");
             case EtcdType when Etcd.Key.Length == 0:
-                throw new ConfigException("lease.etcd.key: required for lease type 'etcd', e.g. \"/litefs/my-app/primary\"");
+                throw new ConfigException(lines.At("lease.etcd", "lease.type") + "lease.etcd.key: required for lease type 'etcd', e.g. \"/litefs/my-app/primary\"");
             case EtcdType when Etcd.Username.Length == 0 != (Etcd.Password.Length == 0):
-                throw new ConfigException("lease.etcd.username and lease.etcd.password: set both (etcd authentication) or neither");
+                throw new ConfigException(lines.At("lease.etcd.username", "lease.etcd.password") + "lease.etcd.username and lease.etcd.password: set both (etcd authentication) or neither");
         }
     }
 }
