@@ -83,7 +83,7 @@ public sealed partial class Db
             }
             else
             {
-                ApplyLtxFile(newest.Path, verified: true);
+                ReconcileWithNewest(newest, newestHeader, newestTrailer);
             }
             if (tail > 0)
             {

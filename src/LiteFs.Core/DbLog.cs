@@ -80,4 +80,10 @@ internal static partial class DbLog
 
     [LoggerMessage(72, LogLevel.Warning, "database {Name}: {Path} is not a SQLite database but only zeros ({Length} bytes, never written) and there is no LTX history: set aside as {Path}.corrupt, the database starts empty")]
     public static partial void ZeroDatabaseSetAside(ILogger logger, string name, string path, long length);
+
+    [LoggerMessage(95, LogLevel.Warning, "database {Name}: an apply of LTX file {File} was interrupted ({Why}); applying it again")]
+    public static partial void CompletingInterruptedApply(ILogger logger, string name, string file, string why);
+
+    [LoggerMessage(96, LogLevel.Error, "database {Name} is past its newest LTX file {File} ({Why}): a newer LTX file is missing or the database was changed outside the node; recording the database as it is as a new snapshot at TXID {TxId}, never rolling it back (replicas take it whole)")]
+    public static partial void DatabasePastHistory(ILogger logger, string name, string file, string why, TxId txId);
 }

@@ -229,5 +229,101 @@ public sealed class DamagedFilesTests : IDisposable
         Assert.Equal("0000000000000006/e415b20785273d2a", again.Find(Name)!.Pos.ToString());
     }
 
+    /// <summary>Writes pages of an LTX file into the database file, as an apply does, stopping where <paramref name="which"/> says.</summary>
+    private void WritePagesOf(string ltxFile, Func<int, uint, bool> which)
+    {
+        using var file = File.OpenRead(ltxFile);
+        using var decoder = new LtxDecoder(file);
+        var header = decoder.ReadHeader();
+        var page = new byte[header.PageSize];
+        using var db = File.OpenHandle(DbFile, FileMode.Open, FileAccess.ReadWrite);
+        for (var i = 0; decoder.ReadPage(out var ph, page); i++)
+        {
+            if (which(i, ph.Pgno))
+            {
+                RandomAccess.Write(db, page, (long)(ph.Pgno - 1) * header.PageSize);
+            }
+        }
+    }
+
+    [Fact]
+    public void Open_PrimaryNewestLtxRemoved_KeepsTheDatabaseAsANewSnapshot()
+    {
+        // The database holds TXID 5, but its LTX file is gone: applying file 4 again would roll
+        // transaction 5 back. The database is kept and becomes the history.
+        Seed(state: 5, last: 4);
+        using (var store = NewStore(primary: true))
+        {
+            store.Open();
+            Assert.Equal(Txid5Pos, store.Find(Name)!.Pos.ToString());
+        }
+        Assert.Equal(File.ReadAllBytes(Golden("states", "txid-5.database")), File.ReadAllBytes(DbFile));
+        Assert.True(Verify(Path.Combine(LtxDir, LtxName(1, 5))).Header.IsSnapshot);
+        _log.AssertLogged("is past its newest LTX file 0000000000000004-0000000000000004.ltx");
+        _log.AssertLogged("never rolling it back");
+
+        using var again = NewStore(primary: true);
+        again.Open();
+        Assert.Equal(Txid5Pos, again.Find(Name)!.Pos.ToString());
+    }
+
+    [Fact]
+    public void Open_ReplicaNewestLtxRemoved_DiscardedForAFreshSnapshot()
+    {
+        Seed(state: 5, last: 4);
+        using var store = NewStore(primary: false);
+        store.Open();
+        Assert.Equal(Pos.Zero, store.Find(Name)!.Pos);
+        Assert.False(File.Exists(DbFile));
+        _log.AssertLogged("is not at its newest LTX file 0000000000000004-0000000000000004.ltx");
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Open_ApplyInterruptedAfterItsFirstPage_IsCompleted(bool primary)
+    {
+        // Killed while applying file 5 (two pages, shrinking the database from 12): its first
+        // page is written, the second and the new size are not.
+        Seed(state: 4, last: 5);
+        WritePagesOf(Path.Combine(LtxDir, LtxName(5, 5)), (i, _) => i == 0);
+        using (var store = NewStore(primary))
+        {
+            store.Open();
+            Assert.Equal(Txid5Pos, store.Find(Name)!.Pos.ToString());
+        }
+        Assert.Equal(File.ReadAllBytes(Golden("states", "txid-5.database")), File.ReadAllBytes(DbFile));
+        _log.AssertLogged("an apply of LTX file 0000000000000005-0000000000000005.ltx was interrupted (1 of its 2 pages were written)");
+    }
+
+    [Fact]
+    public void Open_ApplyInterruptedBeforeItsFirstPage_IsCompleted()
+    {
+        Seed(state: 4, last: 5);
+        using (var store = NewStore(primary: true))
+        {
+            store.Open();
+            Assert.Equal(Txid5Pos, store.Find(Name)!.Pos.ToString());
+        }
+        Assert.Equal(File.ReadAllBytes(Golden("states", "txid-5.database")), File.ReadAllBytes(DbFile));
+        _log.AssertLogged("(0 of its 2 pages were written)");
+    }
+
+    [Fact]
+    public void Open_PrimaryDatabaseNotAsAnyApplyLeavesIt_RefusesAndChangesNothing()
+    {
+        // Only the second of file 4's pages is in the database: an interrupted apply writes them
+        // in order, so this is not one; nor do the files show the database past file 4.
+        Seed(state: 3, last: 4);
+        WritePagesOf(Path.Combine(LtxDir, LtxName(4, 4)), (i, _) => i == 1);
+        var before = File.ReadAllBytes(DbFile);
+        using var store = NewStore(primary: true);
+        var ex = Assert.Throws<LiteFsException>(store.Open);
+        Assert.Contains("cannot tell whether an apply of that file was interrupted or the database is past it", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("litefs recover -name app.db", ex.Message, StringComparison.Ordinal);
+        Assert.Equal(before, File.ReadAllBytes(DbFile));
+        Assert.Equal(4, Directory.GetFiles(LtxDir, "*.ltx").Length);
+    }
+
     public void Dispose() => _temp.Dispose();
 }

@@ -38,6 +38,10 @@ public static class DatabaseHeader
     public static uint ReadPageCount(ReadOnlySpan<byte> header) =>
         header.Length < PageCountOffset + 4 ? 0 : BinaryPrimitives.ReadUInt32BigEndian(header[PageCountOffset..]);
 
+    /// <summary>The file change counter, which SQLite increments with every transaction in rollback-journal mode; 0 when the header is too short.</summary>
+    public static uint ReadChangeCounter(ReadOnlySpan<byte> header) =>
+        header.Length < ChangeCounterOffset + 4 ? 0 : BinaryPrimitives.ReadUInt32BigEndian(header[ChangeCounterOffset..]);
+
     /// <summary>Whether the header (or page 1) marks the database as being in WAL mode.</summary>
     public static bool IsWal(ReadOnlySpan<byte> header) =>
         header.Length > ReadVersionOffset && header[WriteVersionOffset] == WalFormat && header[ReadVersionOffset] == WalFormat;
