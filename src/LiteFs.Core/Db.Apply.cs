@@ -47,10 +47,15 @@ public sealed partial class Db
             }
             else
             {
+                _applying.Begin(header);
                 WritePages(decoder, header, durable);
             }
 
             AppliedAt(header, trailer);
+            if (header.Commit > 0)
+            {
+                _applying.End();
+            }
             if (header.IsSnapshot)
             {
                 _host.Invalidator.InvalidateData(Name, DbFileKind.Database, 0, -1);

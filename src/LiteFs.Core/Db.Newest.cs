@@ -9,9 +9,10 @@ namespace LiteFs.Core;
 /// alike here and must not be confused: an apply of that file that was interrupted (the node was
 /// killed while writing its pages: applying it again completes it), and a database that is past
 /// it (a newer LTX file was removed, or the database was changed some other way: applying the
-/// file again would roll back committed transactions). The file's pages, the database's size
-/// and, in rollback-journal mode, SQLite's change counter tell them apart; what they cannot tell
-/// apart, a primary refuses rather than guesses.
+/// file again would roll back committed transactions). The <see cref="ApplyMarker"/> says which
+/// it is; without one (a data directory from an older node), the file's pages, the database's
+/// size and, in rollback-journal mode, SQLite's change counter tell them apart, and what they
+/// cannot tell apart a primary refuses rather than guesses.
 /// </summary>
 public sealed partial class Db
 {
@@ -74,7 +75,15 @@ public sealed partial class Db
     /// </summary>
     private (NewestComparison Kind, string Why) CompareWithNewest(string path, in LtxHeader header, in LtxTrailer trailer)
     {
-        var (kind, why) = CompareWithNewestPages(path, header, trailer);
+        var (kind, why) = _applying.Read() switch
+        {
+            // The node recorded which file it was applying: the pages need not be read.
+            (true, var min, var max) when min == header.MinTxId && max == header.MaxTxId
+                => (NewestComparison.InterruptedApply, "the node was stopped while writing its pages"),
+            (true, { Value: 0 }, _) when HasPages && header.Commit > 0 && header.PageSize == PageSize
+                => (NewestComparison.Newer, "no apply was in progress when the node stopped, and the database is not what the file leaves"),
+            _ => CompareWithNewestPages(path, header, trailer),
+        };
         // Past the history is kept as it is only when it is a whole database: mid-apply the
         // header's size may disagree with the file's, so this is checked only here.
         if (kind == NewestComparison.Newer && DatabaseHeader.CheckFile(FilePath(DbFileKind.Database)) is { } damage)
@@ -166,9 +175,17 @@ public sealed partial class Db
         {
             return (NewestComparison.Newer, $"its change counter is {counter}, the file's is {ltxCounter}: SQLite committed after it");
         }
-        if (prefix && (written > 0 || _checksums.Compute(PageCount, PageSize) == header.PreApplyChecksum && !header.IsSnapshot))
+        if (prefix && written > 0)
         {
             return (NewestComparison.InterruptedApply, $"{written} of its {carried.Count} pages were written");
+        }
+        if (prefix && !header.IsSnapshot)
+        {
+            // None of the file's pages is as it has them, and the others are as it leaves them:
+            // an apply that wrote nothing leaves exactly the state before the file.
+            return _checksums.Compute(PageCount, PageSize) == header.PreApplyChecksum
+                ? (NewestComparison.InterruptedApply, $"0 of its {carried.Count} pages were written")
+                : (NewestComparison.Newer, "none of the file's pages is as the file has it, and the database is not the state before the file either");
         }
         return (NewestComparison.Unclear, $"{written} of its {carried.Count} pages lead as the file has them, not the pattern an interrupted apply leaves");
     }

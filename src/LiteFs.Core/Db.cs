@@ -95,6 +95,9 @@ public sealed partial class Db : IDisposable
     /// <summary>Rewrites the SHM header after an applied file or a checkpoint; its own fields (see its remarks).</summary>
     private readonly ShmHeaderWriter _shm = new();
 
+    /// <summary>Which LTX file is being applied to the database file, for start-up after a kill (<c>applying</c>). Monitor.</summary>
+    private readonly ApplyMarker _applying;
+
     // Replica side.
 
     /// <summary>
@@ -118,6 +121,7 @@ public sealed partial class Db : IDisposable
         Path = path;
         LtxDir = System.IO.Path.Combine(path, "ltx");
         _ltx = new LtxWriter(name, LtxDir, _sync);
+        _applying = new ApplyMarker(path);
         _recorder = new WalRecorder(this, host, _ltx, _log);
         _applier = new ReplicaApplier(this, host, _log);
         Halt = new HaltLock(this, host.Time, _log);
@@ -610,6 +614,7 @@ public sealed partial class Db : IDisposable
             }
             _disposed = true;
             _ltx.Dispose();
+            _applying.Dispose();
             for (var i = 0; i < _handles.Length; i++)
             {
                 _handles[i]?.Dispose();

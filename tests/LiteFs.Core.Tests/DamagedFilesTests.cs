@@ -325,5 +325,60 @@ public sealed class DamagedFilesTests : IDisposable
         Assert.Equal(4, Directory.GetFiles(LtxDir, "*.ltx").Length);
     }
 
+    /// <summary>The <c>applying</c> file a node leaves: the TXID range of the file it was applying, or zeros.</summary>
+    private void WriteApplyMarker(ulong min, ulong max)
+    {
+        var bytes = new byte[16];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(bytes, min);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(bytes.AsSpan(8), max);
+        File.WriteAllBytes(Path.Combine(DbDir, "applying"), bytes);
+    }
+
+    [Fact]
+    public void Open_ApplyMarkerNamesTheNewestFile_TheApplyIsCompleted()
+    {
+        // Its second page only: the pages alone would be unclear, the marker says what happened.
+        Seed(state: 3, last: 4);
+        WritePagesOf(Path.Combine(LtxDir, LtxName(4, 4)), (i, _) => i == 1);
+        WriteApplyMarker(4, 4);
+        using (var store = NewStore(primary: true))
+        {
+            store.Open();
+            Assert.Equal(Verify(Path.Combine(LtxDir, LtxName(4, 4))).Trailer.PostApplyChecksum, store.Find(Name)!.Pos.PostApplyChecksum);
+        }
+        Assert.Equal(File.ReadAllBytes(Golden("states", "txid-4.database")), File.ReadAllBytes(DbFile));
+        _log.AssertLogged("the node was stopped while writing its pages");
+        Assert.Equal(new byte[16], File.ReadAllBytes(Path.Combine(DbDir, "applying")));
+    }
+
+    [Fact]
+    public void Open_ApplyMarkerSaysNoApply_DatabaseKeptEvenWhenItsPagesLookLikeOne()
+    {
+        // The database's pages look like an apply of file 4 stopped after its first page, but
+        // the node was applying nothing when it stopped: the database is past file 4.
+        Seed(state: 3, last: 4);
+        WritePagesOf(Path.Combine(LtxDir, LtxName(4, 4)), (i, _) => i == 0);
+        WriteApplyMarker(0, 0);
+        var before = File.ReadAllBytes(DbFile);
+        using var store = NewStore(primary: true);
+        store.Open();
+        Assert.Equal(5ul, store.Find(Name)!.Pos.TxId.Value);
+        Assert.Equal(before, File.ReadAllBytes(DbFile));
+        _log.AssertLogged("no apply was in progress when the node stopped");
+    }
+
+    [Fact]
+    public void ApplyLtxFile_LeavesTheMarkerAtZero()
+    {
+        Seed(state: 4, last: 5);
+        Assert.False(File.Exists(Path.Combine(DbDir, "applying")));
+        using (var store = NewStore(primary: false))
+        {
+            store.Open();
+            Assert.Equal(Txid5Pos, store.Find(Name)!.Pos.ToString());
+        }
+        Assert.Equal(new byte[16], File.ReadAllBytes(Path.Combine(DbDir, "applying")));
+    }
+
     public void Dispose() => _temp.Dispose();
 }

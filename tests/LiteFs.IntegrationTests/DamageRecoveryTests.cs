@@ -39,6 +39,35 @@ public class DamageRecoveryTests
         rows.AssertEveryNode();
     }
 
+    [Theory]
+    [InlineData("DELETE")]
+    [InlineData("WAL")]
+    public void PrimaryNewestLtxRemoved_Restarted_KeepsItsTransaction(string journalMode)
+    {
+        // Applying the file before it again would roll the last transactions back: the database
+        // is kept, as a snapshot with the checksum the replicas already hold. Its TXID is the
+        // first after the files left (the removed file may have held several transactions).
+        using var cluster = new Cluster(replicas: 2);
+        cluster.Start();
+        var rows = new Rows(cluster, journalMode);
+        rows.Insert(10);
+        var before = cluster.WaitCaughtUp(Db);
+
+        Assert.Equal(0, cluster.Primary.Stop());
+        var newest = NewestLtx(cluster.Primary);
+        Assert.Equal(Cluster.TxIdOf(before), LtxMaxTxId(newest));
+        var removedFirst = LtxFileName.TryParse(Path.GetFileName(newest), out var min, out _) ? min.Value : 0;
+        File.Delete(newest);
+        cluster.Primary.Start();
+
+        var pos = cluster.Primary.ReadPos(Db)!;
+        Assert.Equal(before[17..], pos[17..]);
+        Assert.Equal(removedFirst, Cluster.TxIdOf(pos));
+        AssertLogged(cluster, cluster.Primary, "is past its newest LTX file");
+        rows.Insert(5);
+        rows.AssertEveryNode();
+    }
+
     [Fact]
     public void ReplicaNewestLtxCorrupt_Restarted_GetsAFreshSnapshot()
     {
