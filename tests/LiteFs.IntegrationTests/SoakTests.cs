@@ -12,6 +12,7 @@ namespace LiteFs.IntegrationTests;
 /// database passes <c>integrity_check</c>, every node holds the same bytes at the same position,
 /// and that position's checksum is the database file's.
 /// </summary>
+[Trait("Duration", "Long")]
 public sealed class SoakTests(ITestOutputHelper output)
 {
     private const string Db = "soak.db";
