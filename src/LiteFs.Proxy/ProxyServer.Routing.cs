@@ -43,9 +43,17 @@ public sealed partial class ProxyServer
         }
     }
 
-    /// <summary><c>GET /litefs/health</c> (proxy.md §5).</summary>
+    /// <summary>
+    /// <c>GET /litefs/health</c> (proxy.md §5), and beyond upstream: a replica that keeps failing
+    /// to follow its primary (the store's health, as <c>/info</c> reports it) answers 503 too, so
+    /// that a load balancer stops sending it reads it may never catch up on.
+    /// </summary>
     private Task HealthAsync(HttpContext context)
     {
+        if (_store.ReplicationFailure is { } failure)
+        {
+            return PlainTextAsync(context, StatusCodes.Status503ServiceUnavailable, "Replication failing: " + failure.ReplaceLineEndings(" "));
+        }
         var lag = _store.IsReady ? _store.Lag : TimeSpan.Zero;
         return _options.MaxLag > TimeSpan.Zero && lag > _options.MaxLag
             ? PlainTextAsync(context, StatusCodes.Status503ServiceUnavailable, "Replication lag exceeded")

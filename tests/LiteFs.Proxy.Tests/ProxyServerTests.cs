@@ -61,6 +61,21 @@ public sealed class ProxyServerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Health_ReplicaFailingToFollow_Unavailable_UntilItRecovers()
+    {
+        var (store, _, url) = await StartAsync(primary: false);
+        store.ReportReplicationFailure("the primary sent \"invalid\" where a frame was expected");
+        using (var failing = await _http.GetAsync(url + "/litefs/health"))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, failing.StatusCode);
+            Assert.Equal("Replication failing: the primary sent \"invalid\" where a frame was expected\n", await failing.Content.ReadAsStringAsync());
+        }
+        store.ClearReplicationFailure();
+        using var recovered = await _http.GetAsync(url + "/litefs/health");
+        Assert.Equal(HttpStatusCode.OK, recovered.StatusCode);
+    }
+
+    [Fact]
     public async Task Write_OnPrimary_ReachesAppAndSetsCookieAndHeader()
     {
         var (store, proxy, url) = await StartAsync(primary: true);
