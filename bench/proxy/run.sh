@@ -8,13 +8,18 @@
 #   2. most GETs per second, proxy against direct (32 connections);
 #   3. POSTs that insert a row: to the replica's proxy (forwarded to the primary's proxy),
 #      to the primary's proxy, and to the primary's application directly.
+# Beside each fixed-rate run through the proxy: the primary litefs process's CPU time and context
+# switches per request (less disturbed by other load on the machine than the latencies are).
 # usage: bench/proxy/run.sh [RATE]   (as root; env SECONDS_RUN, BENCH_TMP, KEEP_WORK=1,
-#        LITEFS_BIN=dist/litefs-linux-x64 to measure the release executable)
+#        LITEFS_BIN=dist/litefs-linux-x64 to measure the release executable,
+#        PARTS="1 2 3" to choose the parts, ROUNDS=2 proxy/direct pairs in part 1)
 set -Eeuo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
 RATE=${1:-1000}
 SECONDS_RUN=${SECONDS_RUN:-10}
+PARTS=${PARTS:-1 2 3}
+ROUNDS=${ROUNDS:-2}
 BASE=${BENCH_PORT:-22200}
 WORK=$(mktemp -d "${BENCH_TMP:-/tmp}/litefs-proxy-bench-XXXXXX")
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
@@ -87,24 +92,45 @@ rps() { awk '/Requests\/sec/ { printf "%.0f", $2 }' "$1"; }
 wrk -t1 -c4 -d2s "http://127.0.0.1:$p_proxy/small" >/dev/null # warm-up
 wrk -t1 -c4 -d2s "http://127.0.0.1:$p_app/small" >/dev/null
 
-echo "== 1. small GETs at $RATE req/s, ${SECONDS_RUN} s each (p50 / p99 / achieved req/s)"
-for target in "proxy:$p_proxy" "direct:$p_app" "proxy:$p_proxy" "direct:$p_app"; do
-  name=${target%%:*}; port=${target##*:}
-  wrk -t1 -c$conns -d"${SECONDS_RUN}s" --latency -s "$WORK/pace.lua" "http://127.0.0.1:$port/small" >"$WORK/fixed-$name.txt"
-  printf '  %-7s p50 %-8s p99 %-8s %s req/s\n' "$name" "$(pct "$WORK/fixed-$name.txt" 50%)" "$(pct "$WORK/fixed-$name.txt" 99%)" "$(rps "$WORK/fixed-$name.txt")"
-done
+cpu_ms() { # pid: user+system CPU time so far, in ms
+  awk -v hz="$(getconf CLK_TCK)" '{ printf "%d", ($14 + $15) * 1000 / hz }' "/proc/$1/stat"
+}
+switches() { # pid: voluntary + involuntary context switches of all its threads so far
+  cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ { n += $2 } END { print n }'
+}
+part() { [[ " $PARTS " == *" $1 "* ]]; }
 
+if part 1; then
+echo "== 1. small GETs at $RATE req/s, ${SECONDS_RUN} s each (p50 / p99 / achieved req/s; proxy: litefs CPU and context switches per request)"
+for _ in $(seq 1 "$ROUNDS"); do
+for target in "proxy:$p_proxy" "direct:$p_app"; do
+  name=${target%%:*}; port=${target##*:}
+  c0=$(cpu_ms "${pid[primary]}"); s0=$(switches "${pid[primary]}")
+  wrk -t1 -c$conns -d"${SECONDS_RUN}s" --latency -s "$WORK/pace.lua" "http://127.0.0.1:$port/small" >"$WORK/fixed-$name.txt"
+  c1=$(cpu_ms "${pid[primary]}"); s1=$(switches "${pid[primary]}")
+  n=$(awk '/requests in/ { print $1 }' "$WORK/fixed-$name.txt")
+  extra=""
+  [ "$name" = proxy ] && extra=$(awk -v c=$((c1 - c0)) -v s=$((s1 - s0)) -v n="$n" 'BEGIN { printf "  %.0f us CPU, %.1f switches /req", c * 1000 / n, s / n }')
+  printf '  %-7s p50 %-8s p99 %-8s %s req/s%s\n' "$name" "$(pct "$WORK/fixed-$name.txt" 50%)" "$(pct "$WORK/fixed-$name.txt" 99%)" "$(rps "$WORK/fixed-$name.txt")" "$extra"
+done
+done
+fi
+
+if part 2; then
 echo "== 2. most small GETs per second, 32 connections, ${SECONDS_RUN} s each"
 for target in "proxy:$p_proxy" "direct:$p_app"; do
   name=${target%%:*}; port=${target##*:}
   wrk -t2 -c32 -d"${SECONDS_RUN}s" --latency "http://127.0.0.1:$port/small" >"$WORK/max-$name.txt"
   printf '  %-7s %s req/s (p50 %s, p99 %s)\n' "$name" "$(rps "$WORK/max-$name.txt")" "$(pct "$WORK/max-$name.txt" 50%)" "$(pct "$WORK/max-$name.txt" 99%)"
 done
+fi
 
+if part 3; then
 echo "== 3. POST /rows (one INSERT each), 4 connections, ${SECONDS_RUN} s each"
 for target in "replica-proxy(forwarded):$r_proxy" "primary-proxy:$p_proxy" "primary-app(direct):$p_app"; do
   name=${target%%:*}; port=${target##*:}
   wrk -t1 -c4 -d"${SECONDS_RUN}s" --latency -s "$WORK/post.lua" "http://127.0.0.1:$port/rows" >"$WORK/post-$name.txt"
   printf '  %-26s %s req/s (p50 %s, p99 %s)\n' "$name" "$(rps "$WORK/post-$name.txt")" "$(pct "$WORK/post-$name.txt" 50%)" "$(pct "$WORK/post-$name.txt" 99%)"
 done
+fi
 grep -h "Non-2xx\|Socket errors" "$WORK"/*.txt | sort | uniq -c || true

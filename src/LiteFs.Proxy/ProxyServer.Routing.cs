@@ -109,57 +109,94 @@ public sealed partial class ProxyServer
             return;
         }
 
-        if (!await WaitForPrimaryAsync(context.RequestAborted).ConfigureAwait(false))
+        // The redirect timeout covers the whole search for the primary: learning one, and while
+        // the primary moves (its lease not yet expired, or its proxy already gone), trying again.
+        var started = _time.GetTimestamp();
+        string? unreachable = null; // why the last attempt could not reach the primary's proxy
+        var counted = false;
+        while (true)
         {
-            Metrics.CountNoPrimary();
-            Debug(context, "write: no primary");
-            await PlainTextAsync(context, StatusCodes.Status503ServiceUnavailable, "Proxy error: no primary available").ConfigureAwait(false);
-            return;
-        }
-        if (_store.IsPrimary)
-        {
-            Debug(context, "write: primary, to the application");
-            await ForwardToTargetAsync(context, transformer).ConfigureAwait(false);
-            return;
-        }
+            if (!await WaitForPrimaryAsync(started, context.RequestAborted).ConfigureAwait(false))
+            {
+                if (unreachable is not null)
+                {
+                    await PlainTextAsync(context, StatusCodes.Status502BadGateway, "Proxy error: " + unreachable).ConfigureAwait(false);
+                    return;
+                }
+                Metrics.CountNoPrimary();
+                Debug(context, "write: no primary");
+                await PlainTextAsync(context, StatusCodes.Status503ServiceUnavailable, "Proxy error: no primary available").ConfigureAwait(false);
+                return;
+            }
+            if (_store.IsPrimary)
+            {
+                Debug(context, "write: primary, to the application");
+                await ForwardToTargetAsync(context, transformer).ConfigureAwait(false);
+                return;
+            }
 
-        var hostname = _store.ConnectedPrimaryHostname ?? _store.Lease.PrimaryHostname ?? "";
-        var primaryApi = _store.Lease.PrimaryAdvertiseUrl;
-        if (_options.ForwardMode == ForwardMode.Proxy && primaryApi is { Length: > 0 })
-        {
-            var located = await _locator.LocateAsync(primaryApi).ConfigureAwait(false);
-            if (located.Error is { } error)
+            var hostname = _store.ConnectedPrimaryHostname ?? _store.Lease.PrimaryHostname ?? "";
+            var primaryApi = _store.Lease.PrimaryAdvertiseUrl;
+            if (_options.ForwardMode == ForwardMode.Proxy && primaryApi is { Length: > 0 })
             {
-                LogForwardError(request.Method, request.Path.Value ?? "", error);
-                Metrics.CountForwardError();
-                await PlainTextAsync(context, StatusCodes.Status502BadGateway, "Proxy error: " + error).ConfigureAwait(false);
-                return;
+                var located = await _locator.LocateAsync(primaryApi).ConfigureAwait(false);
+                if (located.Error is { } error)
+                {
+                    LogForwardError(request.Method, request.Path.Value ?? "", error);
+                    Metrics.CountForwardError();
+                    _locator.Invalidate(primaryApi);
+                    unreachable = error;
+                }
+                else if (located.Url is { } primaryProxy)
+                {
+                    Debug(context, "write: replica, forwarded to " + primaryProxy);
+                    if (!counted)
+                    {
+                        Metrics.CountForwarded();
+                        counted = true;
+                    }
+                    unreachable = await ForwardToPrimaryAsync(context, primaryProxy, primaryApi).ConfigureAwait(false);
+                    if (unreachable is null)
+                    {
+                        return;
+                    }
+                }
+                else
+                {
+                    if (!string.Equals(Volatile.Read(ref _fallbackLoggedFor), primaryApi, StringComparison.Ordinal))
+                    {
+                        Volatile.Write(ref _fallbackLoggedFor, primaryApi);
+                        LogFlyReplayFallback(primaryApi);
+                    }
+                    FlyReplay(context, hostname);
+                    return;
+                }
+                if (_time.GetElapsedTime(started) + ProxyOptions.DialRetryInterval >= _options.PrimaryRedirectTimeout)
+                {
+                    await PlainTextAsync(context, StatusCodes.Status502BadGateway, "Proxy error: " + unreachable).ConfigureAwait(false);
+                    return;
+                }
+                await Task.Delay(ProxyOptions.DialRetryInterval, _time, context.RequestAborted).ConfigureAwait(false);
+                continue;
             }
-            if (located.Url is { } primaryProxy)
-            {
-                Debug(context, "write: replica, forwarded to " + primaryProxy);
-                Metrics.CountForwarded();
-                await ForwardToPrimaryAsync(context, primaryProxy, primaryApi).ConfigureAwait(false);
-                return;
-            }
-            if (!string.Equals(Volatile.Read(ref _fallbackLoggedFor), primaryApi, StringComparison.Ordinal))
-            {
-                Volatile.Write(ref _fallbackLoggedFor, primaryApi);
-                LogFlyReplayFallback(primaryApi);
-            }
+            FlyReplay(context, hostname);
+            return;
         }
+    }
+
+    /// <summary>Upstream's answer on a replica: 200, <c>fly-replay: instance=PRIMARY</c>, no body.</summary>
+    private void FlyReplay(HttpContext context, string hostname)
+    {
         Debug(context, "write: replica, fly-replay to " + hostname);
         Metrics.CountReplayed();
-        // Exactly upstream's answer: 200, the header, no body.
         context.Response.StatusCode = StatusCodes.Status200OK;
         context.Response.Headers["Fly-Replay"] = "instance=" + hostname;
         context.Response.ContentLength = 0;
     }
 
-    /// <summary>Polls (every 100 µs, up to <c>primary-redirect-timeout</c>) until this node is primary or streams from one.</summary>
-    private async Task<bool> WaitForPrimaryAsync(CancellationToken cancellationToken)
+    /// <summary>Polls (every 100 µs, until <c>primary-redirect-timeout</c> after <paramref name="started"/>) until this node is primary or streams from one.</summary>
+    private async Task<bool> WaitForPrimaryAsync(long started, CancellationToken cancellationToken)
     {
-        var started = _time.GetTimestamp();
         while (!_store.IsPrimary && _store.ConnectedPrimaryHostname is null)
         {
             if (_time.GetElapsedTime(started) >= _options.PrimaryRedirectTimeout)
@@ -183,22 +220,40 @@ public sealed partial class ProxyServer
         }
     }
 
-    private async Task ForwardToPrimaryAsync(HttpContext context, string primaryProxy, string primaryApi)
+    /// <summary>
+    /// Sends the request to the primary's proxy and relays the answer. Returns null when done
+    /// (answered, or a failure already reported to the client); when the primary's proxy could
+    /// not be connected to, so nothing of the request was sent or read, returns why and leaves the
+    /// response untouched for another attempt.
+    /// </summary>
+    private async Task<string?> ForwardToPrimaryAsync(HttpContext context, string primaryProxy, string primaryApi)
     {
         var error = await _forwarder.SendAsync(context, primaryProxy, _primaryClient, _requestConfig, _primaryTransformer).ConfigureAwait(false);
-        if (error != ForwarderError.None)
+        if (error == ForwarderError.None)
         {
-            var message = ErrorText(context, error);
-            LogForwardError(context.Request.Method, context.Request.Path.Value ?? "", message);
-            Metrics.CountForwardError();
-            if (error == ForwarderError.Request)
-            {
-                // The primary's proxy could not be reached: ask the primary again next time.
-                _locator.Invalidate(primaryApi);
-            }
-            await ProxyErrorAsync(context, message).ConfigureAwait(false);
+            return null;
         }
+        var message = ErrorText(context, error);
+        LogForwardError(context.Request.Method, context.Request.Path.Value ?? "", message);
+        Metrics.CountForwardError();
+        if (error == ForwarderError.Request)
+        {
+            // The primary's proxy could not be reached: ask the primary again next time.
+            _locator.Invalidate(primaryApi);
+            if (IsConnectFailure(context) && !context.Response.HasStarted)
+            {
+                context.Features.Set<IForwarderErrorFeature>(null);
+                context.Response.StatusCode = StatusCodes.Status200OK;
+                return message;
+            }
+        }
+        await ProxyErrorAsync(context, message).ConfigureAwait(false);
+        return null;
     }
+
+    /// <summary>Whether the forwarder failed to open a connection, before sending anything.</summary>
+    private static bool IsConnectFailure(HttpContext context) =>
+        context.GetForwarderErrorFeature()?.Exception is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError };
 
     private static string ErrorText(HttpContext context, ForwarderError error)
     {

@@ -1,9 +1,14 @@
 using System.Net;
 using System.Net.Sockets;
+using System.Security.Cryptography;
 using System.Text;
 using LiteFs.Core;
 using LiteFs.ProxyTestApp;
 using LiteFs.TestKit;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
 
 namespace LiteFs.Proxy.Tests;
 
@@ -29,12 +34,12 @@ public sealed class ProxyServerTests : IAsyncLifetime
         _dir.Dispose();
     }
 
-    private async Task<(Store Store, ProxyServer Proxy, string Url)> StartAsync(bool primary, ProxyOptions? options = null, bool withApp = true)
+    private async Task<(Store Store, ProxyServer Proxy, string Url)> StartAsync(bool primary, ProxyOptions? options = null, bool withApp = true, string primaryApi = "http://127.0.0.1:1")
     {
         var store = new Store(new StoreOptions
         {
             DataDir = _dir.Combine(primary ? "primary" : "replica", "data"),
-            Lease = new StaticLease(primary, "primary", "http://127.0.0.1:1"),
+            Lease = new StaticLease(primary, "primary", primaryApi),
         });
         store.Open();
         _owned.Add(new DisposeAdapter(store));
@@ -162,6 +167,52 @@ public sealed class ProxyServerTests : IAsyncLifetime
         var headers = head.Skip(1).Where(h => !h.StartsWith("Date:", StringComparison.Ordinal) && !h.StartsWith("Connection:", StringComparison.Ordinal)).Order(StringComparer.Ordinal).ToArray();
         Assert.Equal(["Content-Length: 0", "Fly-Replay: instance=primary"], headers);
         Assert.EndsWith("\r\n\r\n", raw, StringComparison.Ordinal);
+    }
+
+    /// <summary>A stand-in for the primary's node API: its <c>/info</c> names <paramref name="proxyUrl"/> as its proxy.</summary>
+    private async Task<string> PrimaryInfoAsync(string proxyUrl)
+    {
+        var port = FreePort.Next();
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, port));
+        var app = builder.Build();
+        app.MapGet("/info", () => Results.Text($"{{\"name\":\"primary\",\"proxyURL\":\"{proxyUrl}\"}}", "application/json"));
+        await app.StartAsync();
+        _owned.Add(app);
+        return $"http://127.0.0.1:{port}";
+    }
+
+    [Fact]
+    public async Task Write_PrimaryProxyNotListeningYet_RetriedWithinRedirectTimeout()
+    {
+        var primaryProxyPort = FreePort.Next();
+        var primaryApi = await PrimaryInfoAsync($"http://127.0.0.1:{primaryProxyPort}");
+        var (store, proxy, url) = await StartAsync(primary: false, primaryApi: primaryApi);
+        store.ConnectedPrimaryHostname = "primary";
+        var body = RandomNumberGenerator.GetBytes(300_000);
+        var pending = _http.PostAsync(url + "/upload", new ByteArrayContent(body));
+        await Task.Delay(500);
+        Assert.False(pending.IsCompleted, "the write did not wait for the primary's proxy");
+        _owned.Add(await TestApp.StartAsync("primary", _dir.Combine("primary.db"), primaryProxyPort));
+        using var response = await pending;
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("primary", response.Headers.GetValues("X-App-Node").Single());
+        Assert.Equal($"{body.Length} {Convert.ToHexStringLower(SHA256.HashData(body))}", await response.Content.ReadAsStringAsync());
+        Assert.Equal(1, proxy.Metrics.Forwarded);
+    }
+
+    [Fact]
+    public async Task Write_PrimaryProxyNeverListening_502AfterRedirectTimeout()
+    {
+        var primaryApi = await PrimaryInfoAsync($"http://127.0.0.1:{FreePort.Next()}");
+        var (store, _, url) = await StartAsync(primary: false, new ProxyOptions { PrimaryRedirectTimeout = TimeSpan.FromMilliseconds(600) }, primaryApi: primaryApi);
+        store.ConnectedPrimaryHostname = "primary";
+        var started = DateTime.UtcNow;
+        using var response = await _http.PostAsync(url + "/rows", new StringContent("x"));
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        Assert.Equal("Proxy error: Connection refused\n", await response.Content.ReadAsStringAsync());
+        Assert.InRange(DateTime.UtcNow - started, TimeSpan.FromMilliseconds(450), TimeSpan.FromSeconds(3));
     }
 
     [Fact]
