@@ -149,7 +149,7 @@ public sealed class NodeClient : IPrimaryClient, IHaltClient, IDisposable
         var url = BuildUrl(baseUrl, "/handoff", "nodeID=" + nodeId.ToString("X16", CultureInfo.InvariantCulture));
         using var request = NewRequest(HttpMethod.Post, url, nodeId: null);
         using var response = await _http.SendAsync(request, cancellationToken).ConfigureAwait(false);
-        EnsureOk(response);
+        await EnsureOkWithReasonAsync(response, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary><c>POST /promote</c>: asks the node at <paramref name="baseUrl"/> to become primary.</summary>
@@ -161,9 +161,14 @@ public sealed class NodeClient : IPrimaryClient, IHaltClient, IDisposable
         {
             throw new NodeApiException("not eligible to become primary", 409);
         }
+        await EnsureOkWithReasonAsync(response, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>As upstream's client (<c>invalid response: code=N</c>), followed by the node's reason when it gave one.</summary>
+    private static async Task EnsureOkWithReasonAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
         if (response.StatusCode != HttpStatusCode.OK)
         {
-            // The node's reason (such as the primary's answer to its handoff) after upstream's text.
             var reason = (await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false)).Trim();
             throw new NodeApiException($"invalid response: code={(int)response.StatusCode}{(reason.Length > 0 ? ": " + reason : "")}", (int)response.StatusCode);
         }

@@ -65,6 +65,7 @@ public sealed partial class PrimaryStreamer
             var dirty = new HashSet<string>(posMap.Keys, StringComparer.Ordinal);
             dirty.UnionWith(_store.Databases.Select(d => d.Name));
             var readySent = false;
+            var lastBeat = _store.Time.GetTimestamp();
             while (!cancellationToken.IsCancellationRequested && (_store.IsPrimary || handoff is { IsArmed: true }))
             {
                 if (filter is { Count: > 0 })
@@ -85,7 +86,8 @@ public sealed partial class PrimaryStreamer
                 {
                     unflushed |= StreamDatabase(writer, name, posMap, cancellationToken);
                 }
-                var heartbeat = !readySent || dirty.Count == 0;
+                // After a quiet second (a wait that ended early, such as a handoff's, sends none).
+                var heartbeat = !readySent || (dirty.Count == 0 && _store.Time.GetElapsedTime(lastBeat) >= HeartbeatQuiet);
                 if (!readySent)
                 {
                     writer.WriteEmpty(StreamFrameType.Ready);
@@ -94,6 +96,7 @@ public sealed partial class PrimaryStreamer
                 if (heartbeat)
                 {
                     writer.WriteHeartbeat(_store.Time.GetUtcNow().ToUnixTimeMilliseconds());
+                    lastBeat = _store.Time.GetTimestamp();
                     unflushed = true;
                 }
                 if (unflushed)
@@ -138,6 +141,9 @@ public sealed partial class PrimaryStreamer
             writer.Flush();
         });
     }
+
+    /// <summary>Quiet before a heartbeat: the wait's second, less the timer's slack.</summary>
+    private static readonly TimeSpan HeartbeatQuiet = TimeSpan.FromMilliseconds(900);
 
     /// <summary>How often a stream with an armed handoff looks at the role and its slot.</summary>
     private static readonly TimeSpan HandoffPoll = TimeSpan.FromMilliseconds(5);
