@@ -307,7 +307,8 @@ internal static partial class MountCommand
         private LeaseMonitor NewMonitor(ILeaser leaser)
         {
             var guard = config.Lease.SafePromotion
-                ? new PromotionGuard(() => _store?.IsReady ?? false, leaser.Self, TimeSpan.FromTicks(Math.Max(LeaseSetup.Ttl(config.Lease).Ticks, 3 * config.Lease.ReconnectDelay.Ticks)), TimeProvider.System)
+                ? new PromotionGuard(() => _store?.IsReady ?? false, leaser.Self, TimeSpan.FromTicks(Math.Max(LeaseSetup.Ttl(config.Lease).Ticks, 3 * config.Lease.ReconnectDelay.Ticks)), TimeProvider.System,
+                    () => _store?.ConnectedPrimaryHostname)
                 : null;
             var monitor = new LeaseMonitor(leaser, new LeaseMonitorOptions
             {

@@ -179,6 +179,35 @@ public sealed partial class Store
     }
 
     /// <summary>
+    /// On a replica, before it follows a primary: a database whose WAL still holds this node's own
+    /// frames (it was primary) has them checkpointed into its database file under the internal
+    /// write lock, so its files are what a replica's are. One whose readers keep the lock longer
+    /// than a few seconds is left for the next file applied to it.
+    /// </summary>
+    public void CheckpointOwnWals(CancellationToken cancellationToken)
+    {
+        if (IsPrimary)
+        {
+            return;
+        }
+        foreach (var db in Databases)
+        {
+            if (db.Size(DbFileKind.Wal) <= Sqlite.WalHeader.Size)
+            {
+                continue;
+            }
+            try
+            {
+                using var locks = db.AcquireWriteLock(cancellationToken, TimeSpan.FromSeconds(5));
+                db.CheckpointOwnWal();
+            }
+            catch (TimeoutException)
+            {
+            }
+        }
+    }
+
+    /// <summary>
     /// Follows the role (on the thread that changed it; quick): a new primary has no lag and is
     /// ready; a node that stops being primary gives back the HALT locks it granted (no replica's
     /// transaction may be applied now) and its lag counts again from the next primary.

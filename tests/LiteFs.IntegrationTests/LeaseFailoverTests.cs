@@ -133,7 +133,7 @@ public sealed class LeaseFailoverTests(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// Random faults under a writer, for up to 20 rounds or about 35 s: SIGKILL of a replica or
+    /// Random faults under a writer, for up to 20 rounds or about 45 s: SIGKILL of a replica or
     /// (with the writer paused, so asynchronous replication owes nothing) of the primary, SIGTERM
     /// of the primary (a handoff), <c>litefs promote</c> of a replica, and the primary cut from
     /// etcd. Afterwards no acknowledged write is lost, the nodes are byte-identical and
@@ -148,9 +148,10 @@ public sealed class LeaseFailoverTests(ITestOutputHelper output)
         var budget = Stopwatch.StartNew();
         var rounds = 0;
         var log = new List<string>();
+        var kinds = new List<int>();
         using (writer)
         {
-            while (rounds < 20 && budget.Elapsed < TimeSpan.FromSeconds(35))
+            while (rounds < 20 && budget.Elapsed < TimeSpan.FromSeconds(45))
             {
                 rounds++;
                 foreach (var stopped in cluster.Nodes.Where(n => !n.IsRunning))
@@ -160,7 +161,14 @@ public sealed class LeaseFailoverTests(ITestOutputHelper output)
                 var primary = cluster.WaitForPrimary();
                 var replicas = cluster.Nodes.Where(n => n != primary).ToList();
                 var since = Stopwatch.GetTimestamp();
-                switch (random.Next(5))
+                if (kinds.Count == 0)
+                {
+                    // Every kind of fault in each five rounds, in a random order.
+                    kinds.AddRange(Enumerable.Range(0, 5).OrderBy(_ => random.Next()));
+                }
+                var kind = kinds[0];
+                kinds.RemoveAt(0);
+                switch (kind)
                 {
                     case 0:
                         var victim = replicas[random.Next(replicas.Count)];
@@ -186,6 +194,10 @@ public sealed class LeaseFailoverTests(ITestOutputHelper output)
                         break;
                     default:
                         log.Add($"{rounds}: cut primary {primary.Name} from etcd");
+                        // Replication is asynchronous: the replicas follow the primary before it is cut.
+                        writer.Pause();
+                        cluster.WaitConverged(Database);
+                        writer.Resume();
                         cluster.LeaseLinkOf(primary).Partitioned = true;
                         cluster.WaitForPrimary(not: primary);
                         cluster.LeaseLinkOf(primary).Partitioned = false;
@@ -193,6 +205,10 @@ public sealed class LeaseFailoverTests(ITestOutputHelper output)
                 }
                 writer.WaitForCommit(since);
                 Step(log[^1]);
+                foreach (var slow in writer.TakeSlowAttempts())
+                {
+                    Step("  slow write attempt on " + slow);
+                }
             }
             foreach (var stopped in cluster.Nodes.Where(n => !n.IsRunning))
             {
@@ -201,6 +217,10 @@ public sealed class LeaseFailoverTests(ITestOutputHelper output)
             writer.Pause();
             var final = cluster.WaitForPrimary();
             writer.AssertNoneLost(final);
+            foreach (var slow in writer.TakeSlowAttempts())
+            {
+                Step("  " + slow);
+            }
             cluster.AssertIdentical(Database);
             writer.AssertTermsDoNotOverlap(rounds + 1);
             Step($"{rounds} rounds, {writer.Commits.Count} acknowledged writes, none lost; nodes identical");

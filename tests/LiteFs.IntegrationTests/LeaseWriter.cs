@@ -36,6 +36,9 @@ public sealed class LeaseWriter : IDisposable
     private readonly Lock _lock = new();
     private readonly List<Commit> _commits = [];
 
+    // Attempts that took more than a second (node, time, outcome), for the test's output.
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _slow = new();
+
     private volatile bool _stop;
     private volatile bool _paused;
     private volatile bool _idle;
@@ -106,25 +109,58 @@ public sealed class LeaseWriter : IDisposable
         }
     }
 
+    /// <summary>Takes the notes of attempts that took more than a second since the last call.</summary>
+    public List<string> TakeSlowAttempts()
+    {
+        var taken = new List<string>();
+        while (_slow.TryDequeue(out var note))
+        {
+            taken.Add(note);
+        }
+        return taken;
+    }
+
     /// <summary>Every acknowledged row must be in the database as <paramref name="node"/> shows it.</summary>
     public void AssertNoneLost(ClusterNode node)
     {
-        var present = new HashSet<long>();
-        using (var connection = Sql.OpenReadOnly(node.Path(_database)))
-        using (var command = connection.CreateCommand())
-        {
-            command.CommandText = "SELECT id FROM t";
-            using var reader = command.ExecuteReader();
-            while (reader.Read())
-            {
-                present.Add(reader.GetInt64(0));
-            }
-        }
+        var present = ReadIds(node);
         var lost = Commits.Where(c => !present.Contains(c.Id)).ToList();
         if (lost.Count > 0)
         {
             _cluster.Fail($"{lost.Count} acknowledged row(s) missing on {node.Name}: " +
                 string.Join(", ", lost.Take(10).Select(c => $"{c.Id} (acknowledged by {c.Node})")));
+        }
+    }
+
+    /// <summary>The rows' IDs on the node's mount; a failing read is tried again for a few seconds (with the error in the failure).</summary>
+    private HashSet<long> ReadIds(ClusterNode node)
+    {
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (true)
+        {
+            try
+            {
+                var present = new HashSet<long>();
+                // Read-write: a read-only connection cannot open a WAL database whose -wal file is gone.
+                using var connection = Sql.Open(node.Path(_database));
+                using var command = connection.CreateCommand();
+                command.CommandText = "SELECT id FROM t";
+                using var reader = command.ExecuteReader();
+                while (reader.Read())
+                {
+                    present.Add(reader.GetInt64(0));
+                }
+                return present;
+            }
+            catch (SqliteException ex) when (DateTime.UtcNow < until)
+            {
+                _slow.Enqueue($"{node.Name}: reading the rows failed: {ex.Message}");
+                Thread.Sleep(200);
+            }
+            catch (SqliteException ex)
+            {
+                _cluster.Fail($"cannot read the rows on {node.Name}: {ex.Message}");
+            }
         }
     }
 
@@ -183,9 +219,11 @@ public sealed class LeaseWriter : IDisposable
             {
                 broken.Dispose();
             }
+            NoteIfSlow(node, started, ex.Message);
             return false;
         }
         var acknowledged = Stopwatch.GetTimestamp();
+        NoteIfSlow(node, started, "acknowledged");
         lock (_lock)
         {
             _commits.Add(new Commit(id, node.Name, _round, started, acknowledged));
@@ -194,18 +232,21 @@ public sealed class LeaseWriter : IDisposable
     }
 
     /// <summary>
-    /// From the record of commits: in no round did two nodes take a write, and the nodes that took
-    /// writes changed at most <paramref name="maxTerms"/> − 1 times (a node that keeps taking writes
-    /// beside another shows up as terms going back and forth).
+    /// From the record of commits: no two nodes took writes in two rounds running (the lease can
+    /// move between two nodes within one round, never back and forth from one round to the next:
+    /// a node that keeps taking writes beside another would), and the nodes that took writes
+    /// changed at most <paramref name="maxTerms"/> − 1 times.
     /// </summary>
     public void AssertTermsDoNotOverlap(int maxTerms)
     {
         var commits = Commits;
-        foreach (var round in commits.GroupBy(c => c.Round))
+        var rounds = commits.GroupBy(c => c.Round).ToDictionary(g => g.Key, g => g.Select(c => c.Node).ToHashSet());
+        foreach (var (round, nodes) in rounds)
         {
-            if (round.Select(c => c.Node).Distinct().Count() > 1)
+            if (nodes.Count > 1 && rounds.TryGetValue(round + 1, out var next) && next.Intersect(nodes).Count() > 1)
             {
-                _cluster.Fail($"two nodes took writes in one round: {Describe(round)}");
+                _cluster.Fail($"two nodes took writes in rounds {round} and {round + 1}: " +
+                    Describe(commits.Where(c => c.Round == round || c.Round == round + 1)));
             }
         }
         var terms = new List<string>();
@@ -219,6 +260,15 @@ public sealed class LeaseWriter : IDisposable
         if (terms.Count > maxTerms)
         {
             _cluster.Fail($"writes were taken in {terms.Count} terms, at most {maxTerms} expected: {string.Join(" -> ", terms)}");
+        }
+    }
+
+    private void NoteIfSlow(ClusterNode node, long started, string outcome)
+    {
+        var took = Stopwatch.GetElapsedTime(started);
+        if (took > TimeSpan.FromSeconds(1))
+        {
+            _slow.Enqueue($"{node.Name}: {took.TotalMilliseconds:0} ms, {outcome}");
         }
     }
 

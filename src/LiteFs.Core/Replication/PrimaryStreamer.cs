@@ -56,6 +56,9 @@ public sealed partial class PrimaryStreamer
         using var tracked = _store.TrackSubscriber();
         var idText = replicaId.ToString("X16", System.Globalization.CultureInfo.InvariantCulture);
         handoff?.SetWake(() => subscription.MarkChanged(null));
+        // The end of the write term wakes the stream at once: its last transactions go out before
+        // another node can hold the lease.
+        using var termEnded = _store.Role.WriteToken.Register(static s => ((ChangeSubscription)s!).MarkChanged(null), subscription);
         LogStreamStarted(idText, posMap.Count);
         Exception? failure = null;
         var handoffAttempted = false;
