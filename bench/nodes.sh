@@ -32,3 +32,27 @@ wait_pos() { # file expected: until a -pos file reads the expected position
   for _ in $(seq 1 6000); do [ "$(cat "$1" 2>/dev/null)" = "$2" ] && return 0; sleep 0.05; done
   echo "timed out waiting for $1 to reach $2" >&2; exit 1
 }
+
+start_config_node() { # name config: `litefs mount -config FILE` (any lease), until its mount is up
+  local name=$1
+  ./litefs mount -config "$2" >>"$WORK/$name.log" 2>&1 &
+  pid[$name]=$!
+  for _ in $(seq 1 600); do
+    grep -qs " $WORK/$name/mnt " /proc/mounts && return 0
+    sleep 0.1
+  done
+  echo "node $name did not start:" >&2; cat "$WORK/$name.log" >&2; exit 1
+}
+
+start_etcd() { # client-port peer-port: a single etcd member with its data under $WORK/etcd
+  local client="http://127.0.0.1:$1" peer="http://127.0.0.1:$2"
+  etcd --name bench --data-dir "$WORK/etcd" --listen-client-urls "$client" --advertise-client-urls "$client" \
+    --listen-peer-urls "$peer" --initial-advertise-peer-urls "$peer" --initial-cluster "bench=$peer" \
+    --initial-cluster-state new --log-level warn >"$WORK/etcd.log" 2>&1 &
+  pid[etcd]=$!
+  for _ in $(seq 1 300); do
+    curl -fsS "$client/health" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "etcd did not start:" >&2; cat "$WORK/etcd.log" >&2; exit 1
+}

@@ -20,6 +20,7 @@ internal static class CommandLine
             export       export a database from a node as a SQLite file
             import       import a SQLite file as a database, through the primary
             mount        mount the file system and run the node
+            promote      make a node the primary through a handoff from the current primary
             run          run a command with the HALT lock, after promotion, or only on a candidate
             ltx          inspect, verify, apply and build LTX files
             recover      make a new LTX history from a database as it is (node stopped)
@@ -41,6 +42,7 @@ internal static class CommandLine
                 "ltx" => LtxCommands.Run(args[1..], stdout, stderr),
                 "mount" => MountCommand.Run(args.AsSpan(1), stdout, stderr),
                 "run" => RunCommand.Run(args.AsSpan(1), stdout, stderr),
+                "promote" => PromoteCommand.Run(args.AsSpan(1), stdout, stderr),
                 "import" => TransferCommands.Import(args.AsSpan(1), stdout, stderr),
                 "export" => TransferCommands.Export(args.AsSpan(1), stdout, stderr),
                 "recover" => RecoverCommand.Run(args.AsSpan(1), stdout, stderr),

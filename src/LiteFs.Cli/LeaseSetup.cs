@@ -75,7 +75,7 @@ internal static class LeaseSetup
 /// store is ready). Both methods run on the lease monitor's loop (<see cref="LeaseMonitorOptions.MayPromote"/>,
 /// <see cref="LeaseMonitor.PrimaryChanged"/>), which owns the two fields.
 /// </remarks>
-internal sealed class PromotionGuard(Func<bool> caughtUp, PrimaryInfo self, TimeSpan grace, TimeProvider time)
+internal sealed class PromotionGuard(Func<bool> caughtUp, PrimaryInfo self, TimeSpan grace, TimeProvider time, Func<string?>? streamingFrom = null)
 {
     private PrimaryInfo? _lastPrimary;
     private DateTimeOffset? _primaryGoneAt;
@@ -97,6 +97,13 @@ internal sealed class PromotionGuard(Func<bool> caughtUp, PrimaryInfo self, Time
     /// <summary>Whether this node may take the lease now.</summary>
     public ValueTask<PromotionDecision> MayPromoteAsync(CancellationToken cancellationToken)
     {
+        // The last primary's stream is still open: having lost its lease it sends what it
+        // committed, then END; taking the lease before that would drop those transactions.
+        if (streamingFrom?.Invoke() is { } from && _primaryGoneAt is { } left && time.GetUtcNow() - left < grace)
+        {
+            return ValueTask.FromResult(PromotionDecision.Decline(
+                $"still receiving the last transactions of the last primary{(from.Length > 0 ? ", " + from : "")}; its stream ends first"));
+        }
         if (_lastPrimary is { } last && !caughtUp() && _primaryGoneAt is { } gone && time.GetUtcNow() - gone < grace)
         {
             return ValueTask.FromResult(PromotionDecision.Decline(

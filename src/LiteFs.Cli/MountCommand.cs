@@ -217,6 +217,7 @@ internal static partial class MountCommand
                 Retention = config.Data.Retention,
                 RetentionMonitorInterval = config.Data.RetentionMonitorInterval,
                 Lease = (ILease?)lease ?? _monitor!,
+                MayBecomePrimary = lease is null && config.Lease.Candidate,
                 OnFatal = ex => _fatal.TrySetResult(ex),
             }, _log);
             _store.Open();
@@ -307,7 +308,8 @@ internal static partial class MountCommand
         private LeaseMonitor NewMonitor(ILeaser leaser)
         {
             var guard = config.Lease.SafePromotion
-                ? new PromotionGuard(() => _store?.IsReady ?? false, leaser.Self, TimeSpan.FromTicks(Math.Max(LeaseSetup.Ttl(config.Lease).Ticks, 3 * config.Lease.ReconnectDelay.Ticks)), TimeProvider.System)
+                ? new PromotionGuard(() => _store?.IsReady ?? false, leaser.Self, TimeSpan.FromTicks(Math.Max(LeaseSetup.Ttl(config.Lease).Ticks, 3 * config.Lease.ReconnectDelay.Ticks)), TimeProvider.System,
+                    () => _store?.ConnectedPrimaryHostname)
                 : null;
             var monitor = new LeaseMonitor(leaser, new LeaseMonitorOptions
             {
@@ -316,7 +318,7 @@ internal static partial class MountCommand
                 DemoteDelay = config.Lease.DemoteDelay,
                 // The store exists by the time the monitor runs (it starts after the store opened).
                 LocalClusterId = () => _store!.ClusterId,
-                AdoptClusterId = id => _store!.CheckClusterId(id),
+                AdoptClusterId = id => _store!.SetClusterId(id),
                 MayPromote = guard is null ? null : guard.MayPromoteAsync,
                 RequestHandoff = (primary, ct) => _client!.HandoffAsync(primary.AdvertiseUrl, _store!.NodeId, ct),
             }, TimeProvider.System, _log);
@@ -336,7 +338,7 @@ internal static partial class MountCommand
         {
             var store = _store!;
             var monitor = _monitor!;
-            _client = new NodeClient();
+            _client = new NodeClient { Candidate = config.Lease.Candidate };
             // Write forwarding: the -lock file borrows the primary's HALT lock through it.
             store.HaltClient = _client;
             _replica = new ReplicaClient(store, _client, new ReplicaOptions
@@ -368,9 +370,8 @@ internal static partial class MountCommand
                     }
                     catch (Exception ex) when (ex is LeaseException or NodeApiException or HttpRequestException or NotSupportedException)
                     {
-                        // Upstream aborts the run here; a primary that cannot hand its lease over
-                        // (this implementation's node API does not yet) would keep this node down.
-                        stderr.WriteLine($"WARN: promote: {ex.Message}; staying a replica");
+                        // As upstream: the run ends (exit status 1, or up until a signal without exit-on-error).
+                        throw new LiteFsException($"promote: {ex.Message}", ex);
                     }
                 }
                 else if (config.Lease.Promote && !config.Lease.Candidate)
@@ -389,16 +390,14 @@ internal static partial class MountCommand
             {
                 return;
             }
+            // The store follows the role itself (lag, readiness, granted HALT locks).
             if (change.Role == Role.Primary && change.CanWrite)
             {
-                store.PrimaryTimestamp = 0;
-                store.MarkReady();
                 _replica?.Reconnect();
                 stdout.WriteLine($"primary lease acquired, node {store.NodeIdText}, cluster {store.ClusterId}");
             }
             else if (change.Role == Role.Replica)
             {
-                store.PrimaryTimestamp = -1;
                 stdout.WriteLine($"primary lease lost ({change.Reason}), node {store.NodeIdText}");
             }
         }
@@ -476,7 +475,23 @@ internal static partial class MountCommand
                 stderr.WriteLine($"ERROR: cannot stop the proxy server: {ex.InnerException?.Message}");
             }
             _proxy = null;
-            // The node stops writing, then gives the lease up, so another node takes over at once.
+            // A primary hands its lease to a candidate replica, which gets every transaction first.
+            if (_server is not null && _store is { IsPrimary: true } && _monitor is not null)
+            {
+                try
+                {
+                    using var bounded = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+                    if (_server.HandOffToCandidateAsync(bounded.Token).GetAwaiter().GetResult() is { } target)
+                    {
+                        stdout.WriteLine($"primary lease handed off to node {target}");
+                    }
+                }
+                catch (Exception ex) when (ex is LeaseException or OperationCanceledException)
+                {
+                    stderr.WriteLine($"ERROR: cannot hand the primary lease off: {ex.Message}");
+                }
+            }
+            // The node stops writing, then gives the lease up (unless handed off), so another node takes over at once.
             try
             {
                 _monitor?.StopAsync().Wait(TimeSpan.FromSeconds(15));

@@ -100,6 +100,23 @@ public sealed partial class Db
     }
 
     /// <summary>
+    /// A node that was primary may still have its own committed transactions in the WAL when it
+    /// follows another primary: they go into the database file (and the WAL is emptied) before a
+    /// received file is applied over it, so neither SQLite nor the checksums lay old frames over
+    /// the applied pages. The caller holds the write lock; nothing happens on a WAL without frames.
+    /// </summary>
+    internal void CheckpointOwnWal()
+    {
+        using (EnterSync())
+        {
+            if (Handle(DbFileKind.Wal, create: false) is { } wal && RandomAccess.GetLength(wal) > WalHeader.Size)
+            {
+                CheckpointWal();
+            }
+        }
+    }
+
+    /// <summary>
     /// An applied file's pages are in place: the database's checksum must be the file's
     /// post-apply checksum; the position and timestamp move to the file's and SQLite's SHM header
     /// is rewritten so its connections reread the database.

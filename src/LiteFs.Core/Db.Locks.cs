@@ -20,6 +20,14 @@ public sealed partial class Db
             }
             else if (request == LockRequest.Write)
             {
+                if (_passthroughGiven && start <= DbLocks.ShmWriteByte && end >= DbLocks.ShmWriteByte && !_host.IsWritable(this)
+                    && Locks.Read.Any(r => r.ModeOf(owner) != LockMode.None))
+                {
+                    // No longer primary, with WAL descriptors that write past the node: no write
+                    // transaction may begin (SQLite sees SQLITE_BUSY). A writer holds a read lock
+                    // when it asks; a connection rebuilding the WAL index holds none, and gets it.
+                    return LockResult.WouldBlock;
+                }
                 if (start <= DbLocks.ShmCkptByte && end >= DbLocks.ShmCkptByte)
                 {
                     // A checkpoint may begin: its first database write settles the WAL again.

@@ -53,6 +53,20 @@ public sealed partial class Db
         return set;
     }
 
+    /// <summary>
+    /// Waits until no SQLite transaction is writing (the WAL write lock in WAL mode, RESERVED in
+    /// rollback mode) and holds that lock until the result is disposed: a handoff records what
+    /// the last writer committed once it is done. Readers are not waited for.
+    /// </summary>
+    internal LockSet AcquireWriterLock(CancellationToken cancellationToken, TimeSpan timeout)
+    {
+        var owner = NewInternalOwner();
+        var set = new LockSet(this, owner);
+        var writer = Mode == JournalMode.Rollback ? Locks.Reserved : Locks.Write;
+        RetryUntil(() => Locks.TryLock([writer], owner, LockRequest.Write) == LockResult.Ok, Deadline(_host.Time, timeout), cancellationToken, set);
+        return set;
+    }
+
     /// <summary>Takes every lock of <paramref name="locks"/>, or none of them.</summary>
     private bool AllOrNothing(ulong owner, LockRequest request, params RwLock[] locks)
     {

@@ -107,6 +107,11 @@ public sealed partial class Db : IDisposable
     /// </summary>
     private bool _forwardRefused;
 
+    // Set (never cleared) once the kernel was given the WAL for passthrough writes: from then on,
+    // while this node may not write, the WAL write lock is refused (Db.Locks.cs), since writes
+    // through such a descriptor never reach the node. Written by any thread; read by lock requests.
+    private volatile bool _passthroughGiven;
+
     /// <summary>When a refused write was last logged (a <see cref="IDbHost.Time"/> timestamp), 0 before any: changed only with Interlocked.</summary>
     private long _lastRefusalLog;
 
@@ -321,7 +326,12 @@ public sealed partial class Db : IDisposable
         using (EnterSync())
         {
             // Under the monitor: removing the file closes the node's handle under it too.
-            return Handle(kind, create: false) is { } handle ? Posix.Duplicate((int)handle.DangerousGetHandle()) : -1;
+            if (Handle(kind, create: false) is not { } handle)
+            {
+                return -1;
+            }
+            _passthroughGiven = true;
+            return Posix.Duplicate((int)handle.DangerousGetHandle());
         }
     }
 

@@ -250,6 +250,8 @@ internal sealed class ReplicaApplier(Db db, IDbHost host, Microsoft.Extensions.L
     {
         _host.Invalidator.InvalidateData(_db.Name, DbFileKind.Shm, 0, -1);
         _host.Invalidator.Flush();
+        // A former primary's own frames go into the database first.
+        _db.CheckpointOwnWal();
         apply();
         _host.Invalidator.Flush();
     }

@@ -98,19 +98,139 @@ public sealed partial class Store
     public void CheckClusterId(string? remote)
     {
         remote ??= "";
-        if (ClusterId is null or "" && remote.Length > 0)
+        lock (_clusterIdLock)
         {
-            if (!IsValidClusterId(remote))
+            if (ClusterId is null or "" && remote.Length > 0)
             {
-                throw new LiteFsException($"invalid cluster id from primary: \"{remote}\"");
+                if (!IsValidClusterId(remote))
+                {
+                    throw new LiteFsException($"invalid cluster id from primary: \"{remote}\"");
+                }
+                WriteClusterId(remote);
+                ClusterId = remote;
+                LogClusterIdAdopted(remote);
             }
-            WriteClusterId(remote);
-            ClusterId = remote;
-            LogClusterIdAdopted(remote);
+            if (!string.Equals(ClusterId ?? "", remote, StringComparison.Ordinal))
+            {
+                throw new LiteFsException($"cannot stream from primary with a different cluster id: {ClusterId} <> {remote}");
+            }
         }
-        if (!string.Equals(ClusterId ?? "", remote, StringComparison.Ordinal))
+    }
+
+    /// <summary>
+    /// Keeps the cluster ID this node, first primary of its cluster, stored beside the lease
+    /// (<c>KEY/clusterid</c>): persisted in <c>clusterid</c>. Setting the ID the store already has
+    /// does nothing; another one is refused.
+    /// </summary>
+    public void SetClusterId(string id)
+    {
+        ArgumentNullException.ThrowIfNull(id);
+        if (!IsValidClusterId(id))
         {
-            throw new LiteFsException($"cannot stream from primary with a different cluster id: {ClusterId} <> {remote}");
+            throw new LiteFsException($"invalid cluster id \"{id}\" (want LFSC followed by 16 hex digits)");
+        }
+        lock (_clusterIdLock)
+        {
+            if (string.Equals(ClusterId, id, StringComparison.Ordinal))
+            {
+                return;
+            }
+            if (ClusterId is { Length: > 0 } current)
+            {
+                throw new LiteFsException($"this node already belongs to cluster {current}, not {id}");
+            }
+            WriteClusterId(id);
+            ClusterId = id;
+            LogClusterIdSet(id);
+        }
+    }
+
+    /// <summary>How long a handoff waits for the SQLite transaction in progress on a database before it records without it.</summary>
+    public static readonly TimeSpan HandoffWriterTimeout = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// A handoff, once this node stopped writing: waits, on each database, for a SQLite
+    /// transaction still in progress (one writing through passthrough reaches its commit without
+    /// the node) and records every transaction SQLite committed, so the HANDOFF frame follows all
+    /// of them.
+    /// </summary>
+    public void SettleForHandoff(CancellationToken cancellationToken)
+    {
+        foreach (var db in Databases)
+        {
+            Db.LockSet? writer = null;
+            try
+            {
+                writer = db.AcquireWriterLock(cancellationToken, HandoffWriterTimeout);
+            }
+            catch (TimeoutException)
+            {
+                LogHandoffWriterBusy(db.Name, HandoffWriterTimeout.TotalSeconds);
+            }
+            try
+            {
+                db.RecordCommitted();
+            }
+            finally
+            {
+                writer?.Dispose();
+            }
+        }
+    }
+
+    /// <summary>
+    /// On a replica, before it follows a primary: a database whose WAL still holds this node's own
+    /// frames (it was primary) has them checkpointed into its database file under the internal
+    /// write lock, so its files are what a replica's are. One whose readers keep the lock longer
+    /// than a few seconds is left for the next file applied to it.
+    /// </summary>
+    public void CheckpointOwnWals(CancellationToken cancellationToken)
+    {
+        if (IsPrimary)
+        {
+            return;
+        }
+        foreach (var db in Databases)
+        {
+            if (db.Size(DbFileKind.Wal) <= Sqlite.WalHeader.Size)
+            {
+                continue;
+            }
+            try
+            {
+                using var locks = db.AcquireWriteLock(cancellationToken, TimeSpan.FromSeconds(5));
+                db.CheckpointOwnWal();
+            }
+            catch (TimeoutException)
+            {
+            }
+        }
+    }
+
+    /// <summary>
+    /// Follows the role (on the thread that changed it; quick): a new primary has no lag and is
+    /// ready; a node that stops being primary gives back the HALT locks it granted (no replica's
+    /// transaction may be applied now) and its lag counts again from the next primary.
+    /// </summary>
+    private void OnRoleChanged(RoleChange change)
+    {
+        if (change.Role == Core.Role.Primary && change.CanWrite)
+        {
+            PrimaryTimestamp = 0;
+            MarkReady();
+            return;
+        }
+        if (change.Role != Core.Role.Replica)
+        {
+            return;
+        }
+        PrimaryTimestamp = -1;
+        foreach (var db in _dbs.Values)
+        {
+            if (db.Halt.Granted is { } granted && db.Halt.Release(granted.Id))
+            {
+                LogHaltGrantEnded(db.Name, granted.Id);
+            }
         }
     }
 

@@ -25,6 +25,14 @@ public sealed record StoreOptions
     public required ILease Lease { get; init; }
 
     /// <summary>
+    /// A candidate of a lease that moves (Consul, etcd): it starts as a replica, but its data may be
+    /// the only copy of what it committed as an earlier primary, so start-up recovers it as a
+    /// primary would (committed WAL transactions recorded, nothing discarded on its own judgement).
+    /// A replica that diverged is brought back by its primary's snapshot.
+    /// </summary>
+    public bool MayBecomePrimary { get; init; }
+
+    /// <summary>
     /// Called once the node has stopped writing after a fatal failure (a committed transaction
     /// that cannot be recorded, a verified file that cannot be applied): the composition root
     /// decides what follows (the command unmounts, ends the streams and exits with status 99).
@@ -50,6 +58,13 @@ public sealed partial class Store : IDbHost, IDisposable
     private Task? _haltExpiry;
     private IDisposable? _dataDirLock;
 
+    // True while Open recovers the databases of a node that may become primary (MayBecomePrimary):
+    // recovery then keeps what a primary keeps. Written by Open only, before anything else runs.
+    private volatile bool _recoveringAsCandidate;
+
+    // Owns ClusterId's changes: the replica's stream adopts it, the lease monitor stores a new one.
+    private readonly Lock _clusterIdLock = new();
+
     /// <summary>
     /// Creates a store; nothing is read until <see cref="Open"/>. The store and its databases log
     /// to their own categories of <paramref name="loggerFactory"/>.
@@ -66,6 +81,7 @@ public sealed partial class Store : IDbHost, IDisposable
         }
         Time = time ?? TimeProvider.System;
         Role = new NodeRole(options.Lease.IsPrimary ? Core.Role.Primary : Core.Role.Replica);
+        Role.Changed += OnRoleChanged;
         Span<byte> id = stackalloc byte[8];
         Posix.FillRandom(id);
         NodeId = System.Buffers.Binary.BinaryPrimitives.ReadUInt64BigEndian(id);
@@ -152,6 +168,24 @@ public sealed partial class Store : IDbHost, IDisposable
         ClusterId = ReadOrCreateClusterId();
         var dbsDir = Path.Combine(DataDir, "dbs");
         Directory.CreateDirectory(dbsDir);
+        _recoveringAsCandidate = _options.MayBecomePrimary && !IsPrimary;
+        try
+        {
+            OpenDatabases(dbsDir);
+        }
+        finally
+        {
+            _recoveringAsCandidate = false;
+        }
+        if (_options.Retention > TimeSpan.Zero && _options.RetentionMonitorInterval > TimeSpan.Zero)
+        {
+            _retention = Task.Run(() => EveryAsync(_options.RetentionMonitorInterval, EnforceRetention, _stopping.Token));
+        }
+        _haltExpiry = Task.Run(() => EveryAsync(HaltExpiryInterval, ExpireHaltLocks, _stopping.Token));
+    }
+
+    private void OpenDatabases(string dbsDir)
+    {
         foreach (var dir in Directory.EnumerateDirectories(dbsDir).Order(StringComparer.Ordinal))
         {
             var name = Path.GetFileName(dir);
@@ -160,7 +194,7 @@ public sealed partial class Store : IDbHost, IDisposable
             {
                 db.Open();
             }
-            catch (Exception ex) when (!IsPrimary && ex is not OutOfMemoryException)
+            catch (Exception ex) when (!IsPrimary && !_options.MayBecomePrimary && ex is not OutOfMemoryException)
             {
                 // A replica's copy is only a copy: one that cannot be recovered (its machine
                 // stopped between syncs) is discarded and replicated again from a snapshot.
@@ -179,11 +213,6 @@ public sealed partial class Store : IDbHost, IDisposable
             _dbs[name] = db;
             LogDatabaseOpened(name, db.Pos);
         }
-        if (_options.Retention > TimeSpan.Zero && _options.RetentionMonitorInterval > TimeSpan.Zero)
-        {
-            _retention = Task.Run(() => EveryAsync(_options.RetentionMonitorInterval, EnforceRetention, _stopping.Token));
-        }
-        _haltExpiry = Task.Run(() => EveryAsync(HaltExpiryInterval, ExpireHaltLocks, _stopping.Token));
     }
 
     /// <summary>
@@ -250,7 +279,9 @@ public sealed partial class Store : IDbHost, IDisposable
         || name.EndsWith("-pos", StringComparison.Ordinal) || name.EndsWith("-lock", StringComparison.Ordinal);
 
     /// <inheritdoc />
-    public bool IsWritable(Db db) => Role.CanWrite || (db is not null && db.Halt.Remote is not null && !Role.IsPrimary && Role.Failure is null);
+    /// <remarks>While a candidate's start-up recovers its databases, true: it keeps what a primary keeps.</remarks>
+    public bool IsWritable(Db db) => Role.CanWrite || _recoveringAsCandidate
+        || (db is not null && db.Halt.Remote is not null && !Role.IsPrimary && Role.Failure is null);
 
     void IDbHost.OnTransaction(Db db, in LtxHeader header, Pos pos) => _feed.Enqueue(db, pos);
 
@@ -398,6 +429,15 @@ public sealed partial class Store : IDbHost, IDisposable
 
     [LoggerMessage(9, LogLevel.Information, "database {Name}: HALT lock {Id} released")]
     private partial void LogHaltReleased(string name, long id);
+
+    [LoggerMessage(11, LogLevel.Information, "cluster id {ClusterId} stored with the lease by this node")]
+    private partial void LogClusterIdSet(string clusterId);
+
+    [LoggerMessage(12, LogLevel.Warning, "handoff: a SQLite transaction on {Name} still writes after {Seconds}s; recording what is committed without waiting for it")]
+    private partial void LogHandoffWriterBusy(string name, double seconds);
+
+    [LoggerMessage(13, LogLevel.Information, "database {Name}: HALT lock {Id} granted to a replica ended: this node is no longer primary")]
+    private partial void LogHaltGrantEnded(string name, long id);
 
     [LoggerMessage(10, LogLevel.Warning, "database {Name}: cannot give HALT lock {Id} back to the primary ({Reason}); it ends with its TTL")]
     private partial void LogHaltReleaseFailed(string name, long id, string reason);

@@ -42,6 +42,13 @@ public sealed class NodeClient : IPrimaryClient, IHaltClient, IDisposable
 
     private readonly TimeSpan _connectTimeout;
 
+    /// <summary>
+    /// Whether this node is a candidate for the lease, told to the primary on every stream
+    /// (<c>Litefs-Candidate</c>, a header upstream's nodes ignore) so a primary that stops hands
+    /// its lease to a node that can take it; null sends nothing.
+    /// </summary>
+    public bool? Candidate { get; init; }
+
     private static SocketsHttpHandler NewHandler(TimeSpan connectTimeout) =>
         new()
         {
@@ -89,6 +96,10 @@ public sealed class NodeClient : IPrimaryClient, IHaltClient, IDisposable
         ArgumentNullException.ThrowIfNull(positions);
         var query = filter is { Count: > 0 } ? "filter=" + Uri.EscapeDataString(string.Join(',', filter)) : null;
         using var request = NewRequest(HttpMethod.Post, BuildUrl(primaryUrl, "/stream", query), nodeId);
+        if (Candidate is { } candidate)
+        {
+            request.Headers.TryAddWithoutValidation("Litefs-Candidate", candidate ? "true" : "false");
+        }
         request.Content = new ByteArrayContent(PosMapCodec.Encode(positions));
         // Each stream has a connection of its own, closed with it: a replica that drops a stream
         // as dead must not send its next attempt down the same dead connection.
@@ -138,7 +149,7 @@ public sealed class NodeClient : IPrimaryClient, IHaltClient, IDisposable
         var url = BuildUrl(baseUrl, "/handoff", "nodeID=" + nodeId.ToString("X16", CultureInfo.InvariantCulture));
         using var request = NewRequest(HttpMethod.Post, url, nodeId: null);
         using var response = await _http.SendAsync(request, cancellationToken).ConfigureAwait(false);
-        EnsureOk(response);
+        await EnsureOkWithReasonAsync(response, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary><c>POST /promote</c>: asks the node at <paramref name="baseUrl"/> to become primary.</summary>
@@ -150,7 +161,17 @@ public sealed class NodeClient : IPrimaryClient, IHaltClient, IDisposable
         {
             throw new NodeApiException("not eligible to become primary", 409);
         }
-        EnsureOk(response);
+        await EnsureOkWithReasonAsync(response, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>As upstream's client (<c>invalid response: code=N</c>), followed by the node's reason when it gave one.</summary>
+    private static async Task EnsureOkWithReasonAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        if (response.StatusCode != HttpStatusCode.OK)
+        {
+            var reason = (await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false)).Trim();
+            throw new NodeApiException($"invalid response: code={(int)response.StatusCode}{(reason.Length > 0 ? ": " + reason : "")}", (int)response.StatusCode);
+        }
     }
 
     /// <inheritdoc />

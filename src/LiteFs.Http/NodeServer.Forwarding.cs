@@ -3,6 +3,8 @@ using System.Text.Json;
 using System.Buffers;
 using System.Text;
 using LiteFs.Core;
+using LiteFs.Core.Leases;
+using LiteFs.Core.Replication;
 using LiteFs.Ltx;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
@@ -196,7 +198,12 @@ public sealed partial class NodeServer
         context.Response.ContentLength = 0;
     }
 
-    /// <summary><c>POST /handoff?nodeID=</c>: upstream's checks in order; no lease here can be handed off.</summary>
+    /// <summary>
+    /// <c>POST /handoff?nodeID=</c>: upstream's checks in order, then the lease monitor hands the
+    /// lease to the replica through its stream (replication-protocol.md §7.1). Answers once the
+    /// HANDOFF frame was sent (upstream answers once its lease loop took the request): the caller
+    /// then knows the target has everything this node committed.
+    /// </summary>
     private async Task HandoffAsync(HttpContext context)
     {
         if (!HttpErrors.TryParseHex(Query(context.Request, "nodeID"), out var target))
@@ -204,19 +211,84 @@ public sealed partial class NodeServer
             await ErrorAsync(context, StatusCodes.Status400BadRequest, "invalid node id").ConfigureAwait(false);
             return;
         }
+        var monitor = _store.Lease as LeaseMonitor;
         string? error = !_store.IsPrimary ? "node is not currently primary"
             : !IsReplicaConnected(target) ? "target node is not currently connected"
             : _store.Lease is StaticLease ? "static lease does not support handoff"
+            : monitor is null || !monitor.Leaser.SupportsHandoff ? $"{monitor?.Leaser.Type ?? "this"} lease does not support handoff"
             : null;
+        StreamHandoff? slot = null;
+        if (error is null && (!_handoffs.TryGetValue(target, out slot) || !slot.TryArm()))
+        {
+            error = "target node is not currently connected";
+        }
         if (error is not null)
         {
             await ErrorAsync(context, StatusCodes.Status500InternalServerError, "cannot handoff: " + error).ConfigureAwait(false);
             return;
         }
-        await ErrorAsync(context, StatusCodes.Status501NotImplemented, "cannot handoff: this node's lease does not support handoff yet").ConfigureAwait(false);
+        LogHandoffRequested(target.ToString("X16", CultureInfo.InvariantCulture));
+        try
+        {
+            await monitor!.HandoffAsync(slot!.DeliverAsync, _shutdown.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is LeaseException or NotSupportedException or OperationCanceledException)
+        {
+            await ErrorAsync(context, StatusCodes.Status500InternalServerError, "cannot handoff: " + ex.Message).ConfigureAwait(false);
+        }
+        finally
+        {
+            // A handoff that never delivered its lease ID leaves the stream as it was.
+            slot!.Disarm();
+        }
     }
 
-    /// <summary><c>POST /promote</c>: become primary by asking the current primary for a handoff.</summary>
+    /// <summary>
+    /// A primary that stops hands its lease to a connected replica that said it is a candidate
+    /// (<c>Litefs-Candidate</c> on its stream), so the next primary starts from everything this
+    /// node committed without waiting for the lease to expire. Returns the replica's node ID, or
+    /// null when there was none to hand to or the handoff failed (the lease is then released on
+    /// stop, as upstream does).
+    /// </summary>
+    public async Task<string?> HandOffToCandidateAsync(CancellationToken cancellationToken)
+    {
+        if (!_store.IsPrimary || _store.Lease is not LeaseMonitor { Leaser.SupportsHandoff: true } monitor)
+        {
+            return null;
+        }
+        foreach (var (target, slot) in _handoffs)
+        {
+            if (slot.Candidate != true || !slot.TryArm())
+            {
+                continue;
+            }
+            var idText = target.ToString("X16", CultureInfo.InvariantCulture);
+            LogHandoffRequested(idText);
+            try
+            {
+                await monitor.HandoffAsync(slot.DeliverAsync, cancellationToken).ConfigureAwait(false);
+                return idText;
+            }
+            catch (Exception ex) when (ex is LeaseException or NotSupportedException or OperationCanceledException)
+            {
+                LogHandoffFailed(idText, ex.Message);
+                if (!_store.IsPrimary)
+                {
+                    return null;
+                }
+            }
+            finally
+            {
+                slot.Disarm();
+            }
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// <c>POST /promote</c>: become primary by asking the current primary for a handoff. With a
+    /// lease that moves, answers once this node is primary (or the wait for it failed).
+    /// </summary>
     private async Task PromoteAsync(HttpContext context)
     {
         if (!IsCandidate)
@@ -236,9 +308,20 @@ public sealed partial class NodeServer
         }
         try
         {
-            await Client.HandoffAsync(primaryUrl, _store.NodeId, context.RequestAborted).ConfigureAwait(false);
+            if (_store.Lease is LeaseMonitor monitor)
+            {
+                await monitor.RequestPromotionAsync(context.RequestAborted).ConfigureAwait(false);
+            }
+            else
+            {
+                await Client.HandoffAsync(primaryUrl, _store.NodeId, context.RequestAborted).ConfigureAwait(false);
+            }
         }
-        catch (Exception ex) when (ex is NodeApiException or HttpRequestException or IOException)
+        catch (LeaseException ex) when (ex.Message.StartsWith("no primary", StringComparison.Ordinal))
+        {
+            await ErrorAsync(context, StatusCodes.Status500InternalServerError, ex.Message).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is NodeApiException or HttpRequestException or IOException or LeaseException or NotSupportedException)
         {
             await ErrorAsync(context, StatusCodes.Status500InternalServerError, "handoff failed: " + ex.Message).ConfigureAwait(false);
         }
@@ -407,4 +490,10 @@ public sealed partial class NodeServer
 
     [Microsoft.Extensions.Logging.LoggerMessage(305, Microsoft.Extensions.Logging.LogLevel.Information, "node is already primary, skipping promotion")]
     private partial void LogAlreadyPrimary();
+
+    [Microsoft.Extensions.Logging.LoggerMessage(306, Microsoft.Extensions.Logging.LogLevel.Information, "handoff to replica {ReplicaId} requested")]
+    private partial void LogHandoffRequested(string replicaId);
+
+    [Microsoft.Extensions.Logging.LoggerMessage(307, Microsoft.Extensions.Logging.LogLevel.Warning, "handoff to replica {ReplicaId} failed: {Error}")]
+    private partial void LogHandoffFailed(string replicaId, string error);
 }

@@ -17,6 +17,10 @@ public sealed partial class NodeServer
         return HttpErrors.WriteAsync(context, status, message);
     }
 
+    /// <summary>Whether the replica said it is a candidate (<c>Litefs-Candidate</c>, sent by this implementation only); null when it did not say.</summary>
+    private static bool? CallerCandidate(HttpRequest request) =>
+        bool.TryParse(request.Headers["Litefs-Candidate"].ToString(), out var candidate) ? candidate : null;
+
     /// <summary>
     /// <c>POST /stream</c>: checks (HTTP/2, not self, primary, position map) all before the 200;
     /// then the frames, written by <see cref="PrimaryStreamer"/> on a thread of its own.
@@ -63,6 +67,9 @@ public sealed partial class NodeServer
         var idText = replicaId.ToString("X16", CultureInfo.InvariantCulture);
         Interlocked.Increment(ref _streamCount);
         _connectedReplicas.AddOrUpdate(replicaId, 1, (_, n) => n + 1);
+        // A handoff to this replica goes through its newest stream.
+        var handoff = new StreamHandoff { Candidate = CallerCandidate(request) };
+        _handoffs[replicaId] = handoff;
         LogStreamConnected(idText);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, _shutdown.Token);
         try
@@ -70,13 +77,14 @@ public sealed partial class NodeServer
             var body = response.Body;
             var token = stop.Token;
             await Task.Factory.StartNew(
-                () => _streamer.Run(replicaId, positions, filter, new BufferedStream(body, StreamBufferSize), token),
+                () => _streamer.Run(replicaId, positions, filter, new BufferedStream(body, StreamBufferSize), handoff, token),
                 CancellationToken.None,
                 TaskCreationOptions.LongRunning,
                 TaskScheduler.Default).ConfigureAwait(false);
         }
         finally
         {
+            _handoffs.TryRemove(new KeyValuePair<ulong, StreamHandoff>(replicaId, handoff));
             if (_connectedReplicas.AddOrUpdate(replicaId, 0, (_, n) => n - 1) <= 0)
             {
                 _connectedReplicas.TryRemove(new KeyValuePair<ulong, int>(replicaId, 0));

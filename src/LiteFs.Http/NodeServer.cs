@@ -58,6 +58,9 @@ public sealed partial class NodeServer : IAsyncDisposable
     private readonly PrimaryStreamer _streamer;
     private readonly CancellationTokenSource _shutdown = new();
     private readonly ConcurrentDictionary<ulong, int> _connectedReplicas = new();
+
+    // The handoff slot of each replica's newest stream (added and removed by the stream's handler).
+    private readonly ConcurrentDictionary<ulong, StreamHandoff> _handoffs = new();
     private KestrelServer? _server;
     private ServiceProvider? _services;
     private NodeClient? _client;

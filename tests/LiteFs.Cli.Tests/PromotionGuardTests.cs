@@ -49,6 +49,25 @@ public class PromotionGuardTests
     }
 
     [Fact]
+    public async Task StreamFromTheLastPrimaryStillOpen_DeclinedUntilItEnds_OrTheGracePeriodPassed()
+    {
+        string? streaming = "a";
+        var guard = new PromotionGuard(() => true, Self, TimeSpan.FromSeconds(10), _time, () => streaming);
+        guard.OnPrimaryChanged(Other);
+        guard.OnPrimaryChanged(null);
+
+        var decision = await Decide(guard);
+        Assert.False(decision.Allowed);
+        Assert.Equal("still receiving the last transactions of the last primary, a; its stream ends first", decision.Reason);
+        streaming = null;
+        Assert.True(await Allowed(guard));
+
+        streaming = "a";
+        _time.Advance(TimeSpan.FromSeconds(10));
+        Assert.True(await Allowed(guard));
+    }
+
+    [Fact]
     public async Task OwnLeaseSeen_DoesNotCountAsAnotherPrimary()
     {
         var guard = new PromotionGuard(() => false, Self, TimeSpan.FromSeconds(10), _time);

@@ -1,3 +1,4 @@
+using LiteFs.Core.Leases;
 using LiteFs.Core.Replication;
 using LiteFs.Ltx;
 using LiteFs.TestKit;
@@ -220,6 +221,71 @@ public sealed class ReplicationTests : IDisposable
         var ex = Assert.Throws<LiteFsException>(() => db.WriteSnapshot(Stream.Null, TimeSpan.Zero, CancellationToken.None));
         Assert.StartsWith("snapshot checksum mismatch at tx 0000000000000006: wal4096.db has checksum ", ex.Message, StringComparison.Ordinal);
         Assert.Contains("its position says ff47ac2266e33f3f; the database file changed outside LiteFS", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task PrimaryStream_Handoff_OutlivesTheTerm_SendsTheRestThenHandoffThenEnd()
+    {
+        var primary = NewStore("primary", primary: true, Seed("wal-4096", "wal4096.db", 6, Golden("wal-4096", "database"), "LFSCC4107E101BBC6363"));
+        var handoff = new StreamHandoff { Candidate = true };
+        Assert.True(handoff.TryArm());
+        Assert.False(handoff.TryArm());
+        using var output = new MemoryStream();
+        using var cts = new CancellationTokenSource(Patience);
+        var positions = new Dictionary<string, Pos> { ["wal4096.db"] = new(new TxId(5), PostApplyChecksum("wal-4096", 5)) };
+        var stream = Task.Factory.StartNew(() => new PrimaryStreamer(primary, TimeSpan.Zero).Run(7, positions, null, output, handoff, cts.Token), TaskCreationOptions.LongRunning);
+
+        // The writes stop first; an armed stream goes on without a term until the lease ID comes.
+        primary.Role.Demote("handing the lease off");
+        await Task.Delay(50);
+        Assert.False(stream.IsCompleted);
+        await handoff.DeliverAsync("lease-42", cts.Token);
+        await stream.WaitAsync(cts.Token);
+
+        output.Position = 0;
+        var reader = new StreamFrameReader(output);
+        var types = new List<StreamFrameType>();
+        string? leaseId = null;
+        while (reader.Read() is { } frame)
+        {
+            types.Add(frame.Type);
+            reader.Payload?.CopyTo(Stream.Null);
+            if (frame.Type == StreamFrameType.Handoff)
+            {
+                leaseId = frame.LeaseId;
+            }
+            if (frame.Type == StreamFrameType.End)
+            {
+                break;
+            }
+        }
+        Assert.Equal("lease-42", leaseId);
+        Assert.Equal(StreamFrameType.Ltx, types[0]);
+        Assert.True(types.IndexOf(StreamFrameType.Ltx) < types.IndexOf(StreamFrameType.Handoff));
+        Assert.Equal([StreamFrameType.Handoff, StreamFrameType.End], types[^2..]);
+        await Assert.ThrowsAsync<HandoffNotDeliveredException>(() => handoff.DeliverAsync("again", CancellationToken.None).AsTask());
+    }
+
+    [Fact]
+    public async Task StreamHandoff_StreamEnded_NotDelivered_OrFailedMidFrame()
+    {
+        var ended = new StreamHandoff();
+        Assert.True(ended.TryArm());
+        ended.Close(null, frameAttempted: false);
+        await Assert.ThrowsAsync<HandoffNotDeliveredException>(() => ended.DeliverAsync("id", CancellationToken.None).AsTask());
+
+        var beforeFrame = new StreamHandoff();
+        Assert.True(beforeFrame.TryArm());
+        var waiting = beforeFrame.DeliverAsync("id", CancellationToken.None).AsTask();
+        beforeFrame.Close(new IOException("reset"), frameAttempted: false);
+        await Assert.ThrowsAsync<HandoffNotDeliveredException>(() => waiting);
+
+        var midFrame = new StreamHandoff();
+        Assert.True(midFrame.TryArm());
+        waiting = midFrame.DeliverAsync("id", CancellationToken.None).AsTask();
+        midFrame.Close(new IOException("reset"), frameAttempted: true);
+        var ex = await Assert.ThrowsAsync<IOException>(() => waiting);
+        Assert.Contains("while sending the HANDOFF frame", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -44,7 +44,7 @@ public class NodeClientTests
     {
         await using var node = await NodeFixture.StartAsync();
         var ex = await Assert.ThrowsAsync<NodeApiException>(() => node.Client.HandoffAsync(node.Url, 42));
-        Assert.Equal("invalid response: code=500", ex.Message);
+        Assert.Equal("invalid response: code=500: cannot handoff: target node is not currently connected", ex.Message);
     }
 
     [Fact]

@@ -38,10 +38,16 @@ public sealed class ClusterNode : IDisposable
     private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(30);
 
     private readonly StringBuilder _earlierRuns = new();
+    private readonly string? _leaseYaml;
     private ChildProcess? _process;
     private int _runs;
 
-    internal ClusterNode(string name, string root, bool isPrimary, int port, string primaryUrl, NodeSettings settings)
+    /// <param name="leaseYaml">
+    /// The whole <c>lease:</c> section for a lease that moves (the node is then a candidate whose
+    /// role the lease decides); null for the static lease of <paramref name="isPrimary"/> and
+    /// <paramref name="primaryUrl"/>.
+    /// </param>
+    internal ClusterNode(string name, string root, bool isPrimary, int port, string primaryUrl, NodeSettings settings, string? leaseYaml = null)
     {
         Name = name;
         Root = root;
@@ -51,6 +57,7 @@ public sealed class ClusterNode : IDisposable
         MountPoint = System.IO.Path.Combine(root, "mnt");
         ConfigPath = System.IO.Path.Combine(root, "litefs.yml");
         Directory.CreateDirectory(root);
+        _leaseYaml = leaseYaml;
         File.WriteAllText(ConfigPath, Config(isPrimary, primaryUrl, settings));
     }
 
@@ -198,7 +205,8 @@ public sealed class ClusterNode : IDisposable
     }
 
     /// <summary>The last <paramref name="lines"/> lines of stdout and of stderr over all runs, for failure messages.</summary>
-    public string Describe(int lines = 40)
+    /// <remarks>Lines containing <paramref name="omit"/> are left out (noise a test expects by the hundred).</remarks>
+    public string Describe(int lines = 40, string? omit = null)
     {
         var stdout = new StringBuilder(_earlierRuns.ToString());
         var stderr = new StringBuilder();
@@ -213,9 +221,13 @@ public sealed class ClusterNode : IDisposable
             { HasExited: true } p => $"exited with {p.ExitCode} (run {_runs})",
             var p => $"running, pid {p.Pid} (run {_runs})",
         };
-        return $"--- {Name} ({(IsPrimary ? "primary" : "replica")}, {Url}, {state}) stdout tail:\n{Tail(stdout.ToString(), lines)}" +
-            $"--- {Name} stderr tail (latest run):\n{Tail(stderr.ToString(), lines)}";
+        var role = _leaseYaml is not null ? "candidate" : IsPrimary ? "primary" : "replica";
+        return $"--- {Name} ({role}, {Url}, {state}) stdout tail:\n{Tail(Omit(stdout.ToString(), omit), lines)}" +
+            $"--- {Name} stderr tail (latest run):\n{Tail(Omit(stderr.ToString(), omit), lines)}";
     }
+
+    private static string Omit(string text, string? omit) =>
+        omit is null ? text : string.Join('\n', text.Split('\n').Where(line => !line.Contains(omit, StringComparison.Ordinal)));
 
     private static string Tail(string text, int lines)
     {
@@ -264,6 +276,12 @@ public sealed class ClusterNode : IDisposable
         if (settings.SnapshotTimeout is { } snapshotTimeout)
         {
             Line($"  snapshot-timeout: \"{snapshotTimeout}\"");
+        }
+        if (_leaseYaml is not null)
+        {
+            yaml.Append(_leaseYaml);
+            yaml.Append(settings.Yaml);
+            return yaml.ToString();
         }
         // Static lease: on a replica, hostname and advertise-url describe the primary.
         Line("lease:");

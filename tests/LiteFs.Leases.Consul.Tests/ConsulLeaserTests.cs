@@ -232,6 +232,41 @@ public sealed class ConsulLeaserTests(ConsulFixture consul) : IClassFixture<Cons
         await b.RenewAsync(taken, Soon);
     }
 
+    /// <summary>
+    /// A mixed cluster: the key's value as our node writes it is byte for byte what an upstream
+    /// node writes for the same values (Go's <c>json.Marshal</c>), and a key an upstream node
+    /// acquired (its session, its value) is read as that node, which holds the lease.
+    /// </summary>
+    [Fact]
+    public async Task LeaseValue_UpstreamFormat_BothWays()
+    {
+        const string hostname = "fra-01";
+        const string url = "http://[fdaa:0:1::3]:20202/?a=1&b=<2>";
+        const string upstream = "{\"hostname\":\"fra-01\",\"advertise-url\":\"http://[fdaa:0:1::3]:20202/?a=1\\u0026b=\\u003c2\\u003e\"}";
+
+        var ours = new ConsulLeaser(new ConsulLeaserOptions { Url = consul.Url, Key = _key, Ttl = Ttl, Hostname = hostname, AdvertiseUrl = url });
+        _leasers.Add(ours);
+        var grant = await ours.AcquireAsync(Soon);
+        Assert.Equal(upstream, await RawAsync(_key));
+        await ours.ReleaseAsync(grant, Soon);
+
+        // An upstream node: its own session, and its value put with ?acquire.
+        using var http = new HttpClient();
+        using var created = await http.PutAsync($"{consul.Url}/v1/session/create",
+            new StringContent("{\"Name\":\"litefs\",\"Behavior\":\"delete\",\"TTL\":\"10s\",\"LockDelay\":\"1000ms\",\"NodeChecks\":[]}"));
+        Assert.True(created.IsSuccessStatusCode, await created.Content.ReadAsStringAsync());
+        using var session = System.Text.Json.JsonDocument.Parse(await created.Content.ReadAsStringAsync());
+        var id = session.RootElement.GetProperty("ID").GetString();
+        using var acquired = await http.PutAsync($"{consul.Url}/v1/kv/{_key}?acquire={id}", new StringContent(upstream));
+        Assert.Equal("true", (await acquired.Content.ReadAsStringAsync()).Trim());
+
+        var b = Node("node-b");
+        Assert.Equal(new PrimaryInfo(hostname, url), await b.PrimaryInfoAsync(Soon));
+        var held = await Assert.ThrowsAsync<LeaseHeldException>(() => b.AcquireAsync(Soon));
+        Assert.Equal(new PrimaryInfo(hostname, url), held.Holder);
+        using var destroyed = await http.PutAsync($"{consul.Url}/v1/session/destroy/{id}", null);
+    }
+
     [Fact]
     public async Task AcquireExisting_DestroyedSession_Expired()
     {

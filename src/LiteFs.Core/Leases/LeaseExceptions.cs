@@ -59,3 +59,28 @@ public sealed class LeaseExpiredException : LeaseException
     {
     }
 }
+
+/// <summary>
+/// A handoff's lease ID reached no stream: nothing was sent to the target, so the lease is still
+/// this node's alone and it may go on as primary.
+/// </summary>
+public sealed class HandoffNotDeliveredException : LeaseException
+{
+    /// <summary>Creates the exception; the message says why the target's stream did not take the lease ID.</summary>
+    public HandoffNotDeliveredException(string message)
+        : base(message)
+    {
+    }
+
+    /// <summary>Creates the exception with a generic message.</summary>
+    public HandoffNotDeliveredException()
+        : base("the target's stream did not take the lease id")
+    {
+    }
+
+    /// <summary>Creates the exception with a message and cause.</summary>
+    public HandoffNotDeliveredException(string message, Exception inner)
+        : base(message, inner)
+    {
+    }
+}

@@ -256,16 +256,32 @@ public sealed partial class LeaseMonitor
             throw new LeaseException("cannot handoff: the lease could expire before the renewal returned");
         }
         _renewAt = sentAt + grant.Ttl / 2;
+        // The writes stop before the lease ID leaves: the target's stream sends everything this
+        // node committed, then the ID, so the next primary starts from all of it.
+        EndTerm("handing the lease off");
         try
         {
             using var timeout = new CancellationTokenSource(_options.HandoffTimeout, _time);
             using var bounded = CancellationTokenSource.CreateLinkedTokenSource(stop, timeout.Token);
             await request.Deliver(grant.Id, bounded.Token).ConfigureAwait(false);
         }
+        catch (HandoffNotDeliveredException ex)
+        {
+            // Nothing reached the target: the lease is still this node's alone.
+            LogHandoffAbandoned(ex.Message);
+            if (!BeginTerm(grant, sentAt, "handoff abandoned"))
+            {
+                await StepDownAsync("the lease could expire before the handoff was abandoned", release: true, next: null, stop).ConfigureAwait(false);
+            }
+            throw new LeaseException($"handoff abandoned: {ex.Message}", ex);
+        }
         catch (Exception ex) when (ex is not OperationCanceledException || !stop.IsCancellationRequested)
         {
+            // The lease ID may have reached the target: the lease is given up rather than kept
+            // by two nodes, and the candidates elect the next primary.
             LogHandoffAbandoned(ex.Message);
-            throw new LeaseException($"handoff abandoned: {ex.Message}", ex);
+            await StepDownAsync($"handoff failed: {ex.Message}", release: true, next: null, stop).ConfigureAwait(false);
+            throw new LeaseException($"handoff failed: {ex.Message}", ex);
         }
         // The lease now belongs to the target: no release.
         await StepDownAsync("lease handed off", release: false, next: null, stop).ConfigureAwait(false);

@@ -147,12 +147,15 @@ public sealed partial class LeaseMonitor : ILease, IAsyncDisposable
     }
 
     /// <summary>
-    /// Hands the lease to another node (replication-protocol.md §7.1): renews it once more, gives
-    /// its ID to <paramref name="deliverLeaseId"/> (the target's stream, which sends it in a HANDOFF
-    /// frame) within <see cref="LeaseMonitorOptions.HandoffTimeout"/>, then stops being primary
-    /// without releasing the lease. If delivery fails the node stays primary.
+    /// Hands the lease to another node (replication-protocol.md §7.1): renews it once more, stops
+    /// the writes, then gives its ID to <paramref name="deliverLeaseId"/> (the target's stream,
+    /// which sends what this node committed and then the ID in a HANDOFF frame) within
+    /// <see cref="LeaseMonitorOptions.HandoffTimeout"/>, and stays a replica without releasing the
+    /// lease. When the delivery throws <see cref="HandoffNotDeliveredException"/> (nothing reached
+    /// the target) the node is primary again; any other failure may have passed the ID on, so the
+    /// lease is released and the candidates elect the next primary.
     /// </summary>
-    /// <exception cref="LeaseException">Not primary, or the renewal failed.</exception>
+    /// <exception cref="LeaseException">Not primary, the renewal failed, or the delivery failed.</exception>
     /// <exception cref="NotSupportedException">The lease type cannot be handed over.</exception>
     public Task HandoffAsync(Func<string, CancellationToken, ValueTask> deliverLeaseId, CancellationToken cancellationToken = default)
     {

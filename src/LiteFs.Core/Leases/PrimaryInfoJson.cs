@@ -9,19 +9,68 @@ namespace LiteFs.Core.Leases;
 /// </summary>
 public static class PrimaryInfoJson
 {
-    /// <summary>The value for <paramref name="info"/>, UTF-8, fields in upstream's order.</summary>
+    /// <summary>
+    /// The value for <paramref name="info"/>, UTF-8, fields in upstream's order, each string
+    /// escaped as Go's <c>json.Marshal</c> escapes it, so the bytes are the ones an upstream node
+    /// writes for the same values: <c>"</c>, <c>\\</c>, <c>\n</c>, <c>\r</c>, <c>\t</c> by name,
+    /// other control characters, <c>&lt;</c>, <c>&gt;</c>, <c>&amp;</c>, U+2028 and U+2029 as
+    /// <c>\u00XX</c>, everything else as it is.
+    /// </summary>
     public static byte[] Encode(PrimaryInfo info)
     {
         ArgumentNullException.ThrowIfNull(info);
-        using var buffer = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(buffer))
+        var text = new StringBuilder("{\"hostname\":");
+        AppendGoString(text, info.Hostname);
+        text.Append(",\"advertise-url\":");
+        AppendGoString(text, info.AdvertiseUrl);
+        text.Append('}');
+        return Encoding.UTF8.GetBytes(text.ToString());
+    }
+
+    private static void AppendGoString(StringBuilder text, string value)
+    {
+        text.Append('"');
+        for (var i = 0; i < value.Length; i++)
         {
-            writer.WriteStartObject();
-            writer.WriteString("hostname", info.Hostname);
-            writer.WriteString("advertise-url", info.AdvertiseUrl);
-            writer.WriteEndObject();
+            var c = value[i];
+            switch (c)
+            {
+                case '"':
+                    text.Append("\\\"");
+                    break;
+                case '\\':
+                    text.Append("\\\\");
+                    break;
+                case '\n':
+                    text.Append("\\n");
+                    break;
+                case '\r':
+                    text.Append("\\r");
+                    break;
+                case '\t':
+                    text.Append("\\t");
+                    break;
+                case < ' ' or '<' or '>' or '&' or '\u2028' or '\u2029':
+                    text.Append("\\u").Append(((int)c).ToString("x4", System.Globalization.CultureInfo.InvariantCulture));
+                    break;
+                default:
+                    // A lone surrogate is not valid UTF-8; Go writes U+FFFD for it.
+                    if (char.IsSurrogate(c) && !(char.IsHighSurrogate(c) && i + 1 < value.Length && char.IsLowSurrogate(value[i + 1])))
+                    {
+                        text.Append('\ufffd');
+                    }
+                    else if (char.IsHighSurrogate(c))
+                    {
+                        text.Append(c).Append(value[++i]);
+                    }
+                    else
+                    {
+                        text.Append(c);
+                    }
+                    break;
+            }
         }
-        return buffer.ToArray();
+        text.Append('"');
     }
 
     /// <summary>

@@ -37,7 +37,16 @@ public sealed partial class PrimaryStreamer
     /// started is written into the body as text, as upstream does (the replica reports it and
     /// reconnects); an END frame is always attempted last.
     /// </summary>
-    public void Run(ulong replicaId, IReadOnlyDictionary<string, Pos> positions, IReadOnlySet<string>? filter, Stream output, CancellationToken cancellationToken)
+    public void Run(ulong replicaId, IReadOnlyDictionary<string, Pos> positions, IReadOnlySet<string>? filter, Stream output, CancellationToken cancellationToken) =>
+        Run(replicaId, positions, filter, output, handoff: null, cancellationToken);
+
+    /// <summary>
+    /// As the other overload, with the stream's handoff slot: while it is armed the stream goes on
+    /// after the node stops being primary; once the lease ID is delivered (the writes have stopped)
+    /// it records what SQLite committed, sends every transaction the replica lacks, then the
+    /// HANDOFF frame and END (replication-protocol.md §7.1).
+    /// </summary>
+    public void Run(ulong replicaId, IReadOnlyDictionary<string, Pos> positions, IReadOnlySet<string>? filter, Stream output, StreamHandoff? handoff, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(positions);
         ArgumentNullException.ThrowIfNull(output);
@@ -45,17 +54,34 @@ public sealed partial class PrimaryStreamer
         var posMap = new Dictionary<string, Pos>(positions, StringComparer.Ordinal);
         using var subscription = _store.Subscribe(cancellationToken);
         using var tracked = _store.TrackSubscriber();
-        LogStreamStarted(replicaId.ToString("X16", System.Globalization.CultureInfo.InvariantCulture), posMap.Count);
+        var idText = replicaId.ToString("X16", System.Globalization.CultureInfo.InvariantCulture);
+        handoff?.SetWake(() => subscription.MarkChanged(null));
+        // The end of the write term wakes the stream at once: its last transactions go out before
+        // another node can hold the lease.
+        using var termEnded = _store.Role.WriteToken.Register(static s => ((ChangeSubscription)s!).MarkChanged(null), subscription);
+        LogStreamStarted(idText, posMap.Count);
+        Exception? failure = null;
+        var handoffAttempted = false;
+        var handedOff = false;
         try
         {
             var dirty = new HashSet<string>(posMap.Keys, StringComparer.Ordinal);
             dirty.UnionWith(_store.Databases.Select(d => d.Name));
             var readySent = false;
-            while (!cancellationToken.IsCancellationRequested && _store.IsPrimary)
+            var lastBeat = _store.Time.GetTimestamp();
+            while (!cancellationToken.IsCancellationRequested && (_store.IsPrimary || handoff is { IsArmed: true }))
             {
                 if (filter is { Count: > 0 })
                 {
                     dirty.IntersectWith(filter);
+                }
+                if (handoff?.LeaseId is { } leaseId)
+                {
+                    SendHandoff(writer, leaseId, posMap, filter, readySent, cancellationToken, ref handoffAttempted);
+                    handedOff = true;
+                    handoff.MarkSent();
+                    LogHandoffSent(idText);
+                    break;
                 }
                 // Files and snapshots flush themselves; what else is written is flushed below.
                 var unflushed = false;
@@ -63,7 +89,8 @@ public sealed partial class PrimaryStreamer
                 {
                     unflushed |= StreamDatabase(writer, name, posMap, cancellationToken);
                 }
-                var heartbeat = !readySent || dirty.Count == 0;
+                // After a quiet second (a wait that ended early, such as a handoff's, sends none).
+                var heartbeat = !readySent || (dirty.Count == 0 && _store.Time.GetElapsedTime(lastBeat) >= HeartbeatQuiet);
                 if (!readySent)
                 {
                     writer.WriteEmpty(StreamFrameType.Ready);
@@ -72,33 +99,94 @@ public sealed partial class PrimaryStreamer
                 if (heartbeat)
                 {
                     writer.WriteHeartbeat(_store.Time.GetUtcNow().ToUnixTimeMilliseconds());
+                    lastBeat = _store.Time.GetTimestamp();
                     unflushed = true;
                 }
                 if (unflushed)
                 {
                     writer.Flush();
                 }
-                dirty = subscription.Wait(TimeSpan.FromSeconds(1));
+                // While a handoff is armed the role changes under the stream: look again soon.
+                dirty = subscription.Wait(handoff is { IsArmed: true } ? HandoffPoll : TimeSpan.FromSeconds(1));
+            }
+            if (!handedOff && readySent && !cancellationToken.IsCancellationRequested)
+            {
+                // The write term ended (the lease was lost or given up): this node no longer
+                // writes, and what it committed reaches the replica before END, while no other
+                // node can hold the lease yet (the lease monitor's margin).
+                CatchUpFinally(writer, posMap, filter, cancellationToken);
+                writer.Flush();
             }
         }
-        catch (OperationCanceledException)
+        catch (OperationCanceledException ex)
         {
+            failure = ex;
         }
         catch (IOException ex) when (cancellationToken.IsCancellationRequested || ex.InnerException is not null)
         {
             // The replica went away.
+            failure = ex;
             return;
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            LogStreamFailed(replicaId.ToString("X16", System.Globalization.CultureInfo.InvariantCulture), ex.Message);
+            failure = ex;
+            LogStreamFailed(idText, ex.Message);
             TryWrite(() => output.Write(Encoding.UTF8.GetBytes(ex.Message + "\n")));
+        }
+        finally
+        {
+            handoff?.Close(failure, handoffAttempted);
         }
         TryWrite(() =>
         {
             writer.WriteEmpty(StreamFrameType.End);
             writer.Flush();
         });
+    }
+
+    /// <summary>Quiet before a heartbeat: the wait's second, less the timer's slack.</summary>
+    private static readonly TimeSpan HeartbeatQuiet = TimeSpan.FromMilliseconds(900);
+
+    /// <summary>How often a stream with an armed handoff looks at the role and its slot.</summary>
+    private static readonly TimeSpan HandoffPoll = TimeSpan.FromMilliseconds(5);
+
+    /// <summary>
+    /// The end of a handoff, with the node no longer writing: every transaction SQLite committed
+    /// is recorded (<see cref="Store.SettleForHandoff"/>), every database brought up to date on the
+    /// replica, then the HANDOFF frame.
+    /// </summary>
+    private void SendHandoff(StreamFrameWriter writer, string leaseId, Dictionary<string, Pos> posMap, IReadOnlySet<string>? filter, bool readySent,
+        CancellationToken cancellationToken, ref bool attempted)
+    {
+        CatchUpFinally(writer, posMap, filter, cancellationToken);
+        if (!readySent)
+        {
+            writer.WriteEmpty(StreamFrameType.Ready);
+        }
+        writer.WriteHeartbeat(_store.Time.GetUtcNow().ToUnixTimeMilliseconds());
+        attempted = true;
+        writer.WriteNamed(StreamFrameType.Handoff, leaseId);
+        writer.Flush();
+    }
+
+    /// <summary>
+    /// Once this node stopped writing: records what SQLite committed (<see cref="Store.SettleForHandoff"/>)
+    /// and brings every database up to date on the replica.
+    /// </summary>
+    private void CatchUpFinally(StreamFrameWriter writer, Dictionary<string, Pos> posMap, IReadOnlySet<string>? filter, CancellationToken cancellationToken)
+    {
+        _store.SettleForHandoff(cancellationToken);
+        var names = new HashSet<string>(posMap.Keys, StringComparer.Ordinal);
+        names.UnionWith(_store.Databases.Select(d => d.Name));
+        if (filter is { Count: > 0 })
+        {
+            names.IntersectWith(filter);
+        }
+        foreach (var name in names.Order(StringComparer.Ordinal))
+        {
+            StreamDatabase(writer, name, posMap, cancellationToken);
+        }
     }
 
     /// <summary>Brings the replica up to date on one database; returns whether it wrote frames that are not flushed yet.</summary>
@@ -239,6 +327,9 @@ public sealed partial class PrimaryStreamer
 
     [LoggerMessage(252, LogLevel.Information, "sending snapshot of {Name}")]
     private partial void LogSnapshot(string name);
+
+    [LoggerMessage(254, LogLevel.Information, "lease handed off to replica {ReplicaId}: HANDOFF sent after its last transaction")]
+    private partial void LogHandoffSent(string replicaId);
 
     [LoggerMessage(253, LogLevel.Error, "stored LTX file {File} of {Name} is damaged ({Reason}): not sent, the replica gets a snapshot instead (the file is kept for inspection)")]
     private partial void LogDamagedFile(string name, string file, string reason);

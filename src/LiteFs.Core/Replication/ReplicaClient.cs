@@ -160,6 +160,8 @@ public sealed partial class ReplicaClient : IDisposable
     /// <summary>One connection: returns true when it ended with a handoff.</summary>
     private bool FollowOnce(string url, CancellationToken token)
     {
+        // A former primary's own WAL frames go into its database files first (upstream's recovery between streams).
+        _store.CheckpointOwnWals(token);
         var positions = _store.Positions();
         if (_options.Databases.Count > 0)
         {

@@ -348,15 +348,34 @@ public sealed class LeaseMonitorTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Handoff_DeliveryFails_StaysPrimary()
+    public async Task Handoff_NotDelivered_StaysPrimary()
+    {
+        var a = _cluster.Add("a").StartPrimary();
+        var writesStopped = false;
+
+        var ex = await Assert.ThrowsAsync<LeaseException>(() => a.Monitor.HandoffAsync((_, _) =>
+        {
+            writesStopped = !a.Role.CanWrite;
+            throw new HandoffNotDeliveredException("target stream closed");
+        }));
+        Assert.Contains("handoff abandoned: target stream closed", ex.Message, StringComparison.Ordinal);
+        Assert.True(writesStopped, "the writes stop before the lease id leaves");
+        Assert.True(a.IsPrimary);
+        Assert.True(a.Role.CanWrite);
+        Assert.Equal(a.Self, _cluster.Backend.Holder);
+        Assert.Single(Logged(a, 164));
+    }
+
+    [Fact]
+    public async Task Handoff_FailsAfterTheIdMayHaveLeft_LeaseReleased_NotPrimary()
     {
         var a = _cluster.Add("a").StartPrimary();
 
-        var ex = await Assert.ThrowsAsync<LeaseException>(() => a.Monitor.HandoffAsync((_, _) => throw new IOException("target stream closed")));
-        Assert.Contains("handoff abandoned: target stream closed", ex.Message, StringComparison.Ordinal);
-        Assert.True(a.IsPrimary);
-        Assert.Equal(a.Self, _cluster.Backend.Holder);
-        Assert.Single(Logged(a, 164));
+        var ex = await Assert.ThrowsAsync<LeaseException>(() => a.Monitor.HandoffAsync((_, _) => throw new IOException("connection reset while sending HANDOFF")));
+        Assert.Contains("handoff failed: connection reset", ex.Message, StringComparison.Ordinal);
+        Assert.False(a.IsPrimary);
+        Assert.Equal(1, a.Leaser.Calls("release"));
+        Assert.Null(_cluster.Backend.Holder);
     }
 
     [Fact]

@@ -13,6 +13,25 @@ public class LeaseValueTests
         Assert.Equal("{\"hostname\":\"node-a\",\"advertise-url\":\"http://10.0.0.1:20202\"}", json);
     }
 
+    /// <summary>
+    /// Values as an upstream node writes them (Go's <c>json.Marshal</c> of its primary info: HTML
+    /// characters, control characters and U+2028/U+2029 escaped in lower-case hex, other text as
+    /// UTF-8): ours writes the same bytes, and reads upstream's bytes back to the same values.
+    /// </summary>
+    [Theory]
+    [InlineData("node-a", "http://10.0.0.1:20202", "{\"hostname\":\"node-a\",\"advertise-url\":\"http://10.0.0.1:20202\"}")]
+    [InlineData("", "", "{\"hostname\":\"\",\"advertise-url\":\"\"}")]
+    [InlineData("fra-01.internal", "https://[fdaa:0:1::3]:20202/x?a=1&b=<2>",
+        "{\"hostname\":\"fra-01.internal\",\"advertise-url\":\"https://[fdaa:0:1::3]:20202/x?a=1\\u0026b=\\u003c2\\u003e\"}")]
+    [InlineData("nœud \"α\"\\+'", "http://h:1/\t\n\r\u0001\u2028\u2029",
+        "{\"hostname\":\"nœud \\\"α\\\"\\\\+'\",\"advertise-url\":\"http://h:1/\\t\\n\\r\\u0001\\u2028\\u2029\"}")]
+    public void PrimaryInfoJson_GoldenUpstreamValues_WrittenAndReadAlike(string hostname, string url, string upstream)
+    {
+        var info = new PrimaryInfo(hostname, url);
+        Assert.Equal(upstream, Encoding.UTF8.GetString(PrimaryInfoJson.Encode(info)));
+        Assert.Equal(info, PrimaryInfoJson.Decode(Encoding.UTF8.GetBytes(upstream)));
+    }
+
     [Theory]
     [InlineData("{\"hostname\":\"h\",\"advertise-url\":\"http://h:1\"}", "h", "http://h:1")]
     [InlineData("{\"advertise-url\":\"http://h:1\",\"hostname\":\"h\",\"extra\":1}", "h", "http://h:1")]

@@ -1,0 +1,285 @@
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.Data.Sqlite;
+
+namespace LiteFs.IntegrationTests;
+
+/// <summary>
+/// One transaction a node acknowledged: its row, the node, the writer's round (every running node
+/// is tried once per round), and when the attempt began and SQLite answered (Stopwatch ticks).
+/// </summary>
+public sealed record Commit(long Id, string Node, long Round, long Started, long Acknowledged);
+
+/// <summary>
+/// A writer for lease tests: inserts numbered rows (one per transaction) into the nodes of a
+/// <see cref="LeaseCluster"/> and keeps a record of every transaction a node acknowledged. It
+/// writes either to whichever node takes writes (the last that did first), or, with
+/// <see cref="EveryNode"/>, to every running node in each round, so a node that accepts a write
+/// it should not is caught. Any error (a replica refusing, a node gone) only closes that node's
+/// connection; the row is not counted.
+/// </summary>
+public sealed class LeaseWriter : IDisposable
+{
+    /// <summary>The table; every row names the node that acknowledged it.</summary>
+    public const string Schema = "PRAGMA journal_mode = WAL; CREATE TABLE t (id INTEGER PRIMARY KEY, node TEXT NOT NULL, v BLOB NOT NULL);";
+
+    private readonly LeaseCluster _cluster;
+    private readonly string _database;
+    private readonly Thread _thread;
+
+    // Owned by the writer's thread.
+    private readonly Dictionary<ClusterNode, SqliteConnection> _connections = [];
+    private long _next = 1;
+    private long _round;
+
+    // Owned by _lock: the acknowledged commits, in order.
+    private readonly Lock _lock = new();
+    private readonly List<Commit> _commits = [];
+
+    // Attempts that took more than a second (node, time, outcome), for the test's output.
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _slow = new();
+
+    private volatile bool _stop;
+    private volatile bool _paused;
+    private volatile bool _idle;
+
+    /// <summary>Starts writing to <paramref name="database"/> (made with <see cref="Schema"/>).</summary>
+    public LeaseWriter(LeaseCluster cluster, string database)
+    {
+        _cluster = cluster;
+        _database = database;
+        _thread = new Thread(Run) { IsBackground = true, Name = "lease-writer" };
+        _thread.Start();
+    }
+
+    /// <summary>The acknowledged commits so far, in the order they were acknowledged.</summary>
+    public IReadOnlyList<Commit> Commits
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return [.. _commits];
+            }
+        }
+    }
+
+    /// <summary>Stops writing between two transactions and waits until none is in flight.</summary>
+    public void Pause()
+    {
+        _paused = true;
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (!_idle)
+        {
+            Assert.True(DateTime.UtcNow < until, "the writer did not pause");
+            Thread.Sleep(2);
+        }
+    }
+
+    /// <summary>Writes again after <see cref="Pause"/>.</summary>
+    public void Resume()
+    {
+        _idle = false;
+        _paused = false;
+    }
+
+    /// <summary>
+    /// Polls until <paramref name="node"/> (or any node but <paramref name="notOn"/>) acknowledged a
+    /// commit that began after <paramref name="since"/>; returns the first.
+    /// </summary>
+    public Commit WaitForCommit(long since, ClusterNode? node = null, TimeSpan? timeout = null, ClusterNode? notOn = null)
+    {
+        var limit = timeout ?? LeaseCluster.Patience;
+        var until = DateTime.UtcNow + limit;
+        while (true)
+        {
+            lock (_lock)
+            {
+                var found = _commits.FirstOrDefault(c => c.Started >= since && (node is null || c.Node == node.Name) && (notOn is null || c.Node != notOn.Name));
+                if (found is not null)
+                {
+                    return found;
+                }
+            }
+            if (DateTime.UtcNow >= until)
+            {
+                _cluster.Fail($"no commit{(node is null ? "" : " on " + node.Name)} within {limit.TotalSeconds} s");
+            }
+            Thread.Sleep(5);
+        }
+    }
+
+    /// <summary>Takes the notes of attempts that took more than a second since the last call.</summary>
+    public List<string> TakeSlowAttempts()
+    {
+        var taken = new List<string>();
+        while (_slow.TryDequeue(out var note))
+        {
+            taken.Add(note);
+        }
+        return taken;
+    }
+
+    /// <summary>Every acknowledged row must be in the database as <paramref name="node"/> shows it.</summary>
+    public void AssertNoneLost(ClusterNode node)
+    {
+        var present = ReadIds(node);
+        var lost = Commits.Where(c => !present.Contains(c.Id)).ToList();
+        if (lost.Count > 0)
+        {
+            _cluster.Fail($"{lost.Count} acknowledged row(s) missing on {node.Name}: " +
+                string.Join(", ", lost.Take(10).Select(c => $"{c.Id} (acknowledged by {c.Node})")));
+        }
+    }
+
+    /// <summary>The rows' IDs on the node's mount; a failing read is tried again for a few seconds (with the error in the failure).</summary>
+    private HashSet<long> ReadIds(ClusterNode node)
+    {
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (true)
+        {
+            try
+            {
+                var present = new HashSet<long>();
+                // Read-write: a read-only connection cannot open a WAL database whose -wal file is gone.
+                using var connection = Sql.Open(node.Path(_database));
+                using var command = connection.CreateCommand();
+                command.CommandText = "SELECT id FROM t";
+                using var reader = command.ExecuteReader();
+                while (reader.Read())
+                {
+                    present.Add(reader.GetInt64(0));
+                }
+                return present;
+            }
+            catch (SqliteException ex) when (DateTime.UtcNow < until)
+            {
+                _slow.Enqueue($"{node.Name}: reading the rows failed: {ex.Message}");
+                Thread.Sleep(200);
+            }
+            catch (SqliteException ex)
+            {
+                _cluster.Fail($"cannot read the rows on {node.Name}: {ex.Message}");
+            }
+        }
+    }
+
+    private void Run()
+    {
+        var payload = new byte[100];
+        while (!_stop)
+        {
+            if (_paused)
+            {
+                _idle = true;
+                Thread.Sleep(2);
+                continue;
+            }
+            _round++;
+            foreach (var node in _cluster.Nodes.Where(n => n.IsRunning).ToList())
+            {
+                if (_stop || _paused)
+                {
+                    break;
+                }
+                TryInsert(node, payload);
+            }
+            Thread.Sleep(2);
+        }
+        foreach (var connection in _connections.Values)
+        {
+            connection.Dispose();
+        }
+    }
+
+    private bool TryInsert(ClusterNode node, byte[] payload)
+    {
+        var id = _next++;
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            if (!_connections.TryGetValue(node, out var connection))
+            {
+                connection = Sql.Open(node.Path(_database), timeoutSeconds: 1);
+                // A replica refuses at once; a primary's own short locks are waited for.
+                Sql.Exec(connection, "PRAGMA busy_timeout = 100");
+                _connections[node] = connection;
+            }
+            Random.Shared.NextBytes(payload);
+            using var command = connection.CreateCommand();
+            command.CommandText = "INSERT INTO t (id, node, v) VALUES ($id, $node, $v)";
+            command.Parameters.AddWithValue("$id", id);
+            command.Parameters.AddWithValue("$node", node.Name);
+            command.Parameters.AddWithValue("$v", payload);
+            command.ExecuteNonQuery();
+        }
+        catch (Exception ex) when (ex is SqliteException or IOException or InvalidOperationException or UnauthorizedAccessException)
+        {
+            if (_connections.Remove(node, out var broken))
+            {
+                broken.Dispose();
+            }
+            NoteIfSlow(node, started, ex.Message);
+            return false;
+        }
+        var acknowledged = Stopwatch.GetTimestamp();
+        NoteIfSlow(node, started, "acknowledged");
+        lock (_lock)
+        {
+            _commits.Add(new Commit(id, node.Name, _round, started, acknowledged));
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// From the record of commits: no two nodes took writes in two rounds running (the lease can
+    /// move between two nodes within one round, never back and forth from one round to the next:
+    /// a node that keeps taking writes beside another would), and the nodes that took writes
+    /// changed at most <paramref name="maxTerms"/> − 1 times.
+    /// </summary>
+    public void AssertTermsDoNotOverlap(int maxTerms)
+    {
+        var commits = Commits;
+        var rounds = commits.GroupBy(c => c.Round).ToDictionary(g => g.Key, g => g.Select(c => c.Node).ToHashSet());
+        foreach (var (round, nodes) in rounds)
+        {
+            if (nodes.Count > 1 && rounds.TryGetValue(round + 1, out var next) && next.Intersect(nodes).Count() > 1)
+            {
+                _cluster.Fail($"two nodes took writes in rounds {round} and {round + 1}: " +
+                    Describe(commits.Where(c => c.Round == round || c.Round == round + 1)));
+            }
+        }
+        var terms = new List<string>();
+        foreach (var commit in commits.OrderBy(c => c.Acknowledged))
+        {
+            if (terms.Count == 0 || terms[^1] != commit.Node)
+            {
+                terms.Add(commit.Node);
+            }
+        }
+        if (terms.Count > maxTerms)
+        {
+            _cluster.Fail($"writes were taken in {terms.Count} terms, at most {maxTerms} expected: {string.Join(" -> ", terms)}");
+        }
+    }
+
+    private void NoteIfSlow(ClusterNode node, long started, string outcome)
+    {
+        var took = Stopwatch.GetElapsedTime(started);
+        if (took > TimeSpan.FromSeconds(1))
+        {
+            _slow.Enqueue($"{node.Name}: {took.TotalMilliseconds:0} ms, {outcome}");
+        }
+    }
+
+    /// <summary>The commits as text, for failure messages.</summary>
+    public static string Describe(IEnumerable<Commit> commits) =>
+        string.Join(", ", commits.Select(c => string.Create(CultureInfo.InvariantCulture, $"{c.Id}@{c.Node}")));
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _stop = true;
+        _thread.Join(TimeSpan.FromSeconds(30));
+    }
+}
