@@ -1,3 +1,5 @@
+using LiteFs.Core.Sqlite;
+
 namespace LiteFs.Core;
 
 public sealed partial class Db
@@ -93,6 +95,11 @@ public sealed partial class Db
         if (database is not null && needed > RandomAccess.GetLength(database))
         {
             Posix.ReserveBlocks(database, needed);
+        }
+        // The SHM header is rewritten after the pages: its first block too.
+        if (Handle(DbFileKind.Shm, create: true) is { } shm && RandomAccess.GetLength(shm) < ShmLayout.HeaderSize)
+        {
+            Posix.ReserveBlocks(shm, ShmLayout.HeaderSize);
         }
     }
 }
