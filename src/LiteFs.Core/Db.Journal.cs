@@ -37,6 +37,12 @@ public sealed partial class Db
         {
             if (offset == 0 && data.Length >= JournalLayout.HeaderSize)
             {
+                if (!_journalActive && _diskFull.IsFull)
+                {
+                    // A new transaction while the last one could not be recorded for lack of
+                    // space: SQLite gets SQLITE_FULL before it changes anything.
+                    throw DiskFullRefusal();
+                }
                 if (PageSize == 0 && JournalLayout.ReadPageSize(data) is var size && LtxLayout.IsValidPageSize(size))
                 {
                     PageSize = (int)size;
@@ -71,13 +77,30 @@ public sealed partial class Db
             var journal = Handle(DbFileKind.Journal, create: false)
                 ?? throw new LiteFsException(LiteFsError.NotFound, $"{Name}: no journal to commit");
             Span<byte> magic = stackalloc byte[8];
-            if (RandomAccess.Read(journal, magic, 0) < magic.Length)
+            var read = RandomAccess.Read(journal, magic, 0);
+            if (read > 0 && read < magic.Length)
             {
                 throw new LiteFsException($"{Name}: journal is shorter than its 8-byte magic; left in place");
             }
-            if (JournalLayout.HasMagic(magic) && PageSize != 0)
+            // An empty journal holds nothing (its first write was refused): only finalised.
+            if (read > 0 && JournalLayout.HasMagic(magic) && PageSize != 0)
             {
-                CommitJournalPages();
+                bool recorded;
+                try
+                {
+                    recorded = CommitJournalPages();
+                }
+                catch (Exception ex) when (DiskFullGuard.IsDiskFull(ex))
+                {
+                    // Nothing is recorded and the journal stays hot: SQLite's finalisation fails,
+                    // and SQLite (or start-up) rolls the transaction back from it.
+                    // A retry needs room for the journal as well as the file.
+                    throw RecordingFailedForSpace(ex, alsoNeeded: RandomAccess.GetLength(journal));
+                }
+                if (recorded)
+                {
+                    RecordingResumed();
+                }
             }
             FinishJournal(finish);
             _dirty.Clear();
@@ -105,7 +128,8 @@ public sealed partial class Db
         }
     }
 
-    private void CommitJournalPages()
+    /// <summary>Records the journal's transaction as the next LTX file; false when there was nothing to record (a hot journal rolled back).</summary>
+    private bool CommitJournalPages()
     {
         AssertSync();
         var database = RequireHandle(DbFileKind.Database, create: true);
@@ -128,7 +152,7 @@ public sealed partial class Db
             // The pages are as the last recorded transaction left them: a hot journal rolled back
             // (a real commit always changes page 1's change counter). Nothing to record, and
             // nothing to forward to a primary under a borrowed HALT lock.
-            return;
+            return false;
         }
         var ltxHeader = NewHeader(txid, commit);
         var mode = JournalMode.Rollback;
@@ -165,5 +189,6 @@ public sealed partial class Db
         PageCount = commit;
         Mode = mode;
         Committed(ltxHeader, post);
+        return true;
     }
 }

@@ -62,7 +62,14 @@ public sealed partial class Db
             }
 
             RollbackJournal();
-            CheckpointWal(rewriteShm: false, limit: tail > 0 ? tail : long.MaxValue);
+            var limit = tail > 0 ? tail : long.MaxValue;
+            if (!CheckpointFits(limit))
+            {
+                // The disk is full: the WAL stays, followed as while the node runs.
+                OpenFollowingWal(history, limit);
+                return;
+            }
+            CheckpointWal(rewriteShm: false, limit: limit);
             ReadHeader();
             ComputePageChecksums();
 
@@ -129,7 +136,102 @@ public sealed partial class Db
         {
             DbLog.RecoveredWal(_log, Name, before, _pos);
         }
+        if (_diskFull.IsFull || !CheckpointFits(long.MaxValue))
+        {
+            // The disk is full: what is not recorded stays in the WAL, which the node follows
+            // (its frames after the tail, the database file holding those before).
+            return;
+        }
         CheckpointWal();
+    }
+
+    /// <summary>
+    /// Whether the start-up checkpoint of the WAL's committed frames up to <paramref name="limit"/>
+    /// can be written: when it grows the database file, the blocks are allocated first, and a
+    /// full disk says no before any page is copied.
+    /// </summary>
+    private bool CheckpointFits(long limit)
+    {
+        AssertSync();
+        var database = Handle(DbFileKind.Database, create: false);
+        var wal = Handle(DbFileKind.Wal, create: false);
+        if (database is null || wal is null || !_host.IsWritable(this))
+        {
+            return true;
+        }
+        WalReader? reader;
+        try
+        {
+            reader = WalReader.Open(wal);
+        }
+        catch (InvalidDataException)
+        {
+            return true; // ignored by the checkpoint
+        }
+        if (reader is null)
+        {
+            return true;
+        }
+        var page = new byte[reader.Header.PageSize];
+        long size = 0;
+        while (reader.NextOffset + page.Length + WalHeader.FrameHeaderSize <= limit && reader.ReadFrame(page, out var frame))
+        {
+            if (frame.Commit != 0)
+            {
+                size = (long)frame.Commit * page.Length;
+            }
+        }
+        if (size <= RandomAccess.GetLength(database))
+        {
+            return true;
+        }
+        try
+        {
+            Posix.ReserveBlocks(database, size);
+            return true;
+        }
+        catch (IOException ex) when (DiskFullGuard.IsDiskFull(ex))
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Start-up on a full disk, where the WAL cannot be checkpointed into the database file: the
+    /// WAL is left as it is and followed. Its frames up to <paramref name="limit"/> belong to the
+    /// newest LTX file's transaction and those before it: with them laid over the database file,
+    /// the database must be exactly what that file leaves, or start-up is refused (nothing is
+    /// changed). Transactions after them are recorded now if there is room, else they wait in the
+    /// WAL and writes are refused until there is (<see cref="DiskFullGuard"/>). SQLite's readers
+    /// rebuild their index from the WAL, so the node serves every committed transaction.
+    /// </summary>
+    private void OpenFollowingWal(LtxHistory history, long limit)
+    {
+        AssertSync();
+        ReadHeader();
+        ComputePageChecksums();
+        var refusal = $"{Name}: the data directory is full and the WAL cannot be checkpointed into {FilePath(DbFileKind.Database)}";
+        if (history.Damaged.Count > 0 || history.Newest is not { Header: { } header, Trailer: { } trailer })
+        {
+            throw new LiteFsException(LiteFsError.NoSpace, $"{refusal}, and its LTX history is damaged or missing; free space and start again");
+        }
+        if (!_recorder.Follow(limit) || PageCount != header.Commit || ComputeChecksum() != trailer.PostApplyChecksum)
+        {
+            throw new LiteFsException(LiteFsError.NoSpace,
+                $"{refusal}, and the database with the WAL is not what the newest LTX file {LtxFileName.Format(header.MinTxId, header.MaxTxId)} leaves; nothing was changed: free space and start again");
+        }
+        _pos = new Pos(header.MaxTxId, trailer.PostApplyChecksum);
+        Timestamp = header.Timestamp;
+        DbLog.OpenedFollowingWal(_log, Name, _pos);
+        if (limit != long.MaxValue)
+        {
+            var before = _pos;
+            _recorder.RecordTail(_recorder.Cursor);
+            if (_pos != before)
+            {
+                DbLog.RecoveredWal(_log, Name, before, _pos);
+            }
+        }
     }
 
     /// <summary>

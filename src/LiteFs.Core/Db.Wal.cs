@@ -63,6 +63,11 @@ public sealed partial class Db
                 }
             }
         }
+        if (_diskFull.IsFull)
+        {
+            // Committed transactions wait in the WAL for room to record them: no new one starts.
+            throw DiskFullRefusal();
+        }
         var wal = RequireHandle(DbFileKind.Wal, create: true);
         RandomAccess.Write(wal, data, offset);
         _recorder.NoteFramesWritten();

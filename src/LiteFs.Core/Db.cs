@@ -98,6 +98,9 @@ public sealed partial class Db : IDisposable
     /// <summary>Which LTX file is being applied to the database file, for start-up after a kill (<c>applying</c>). Monitor.</summary>
     private readonly ApplyMarker _applying;
 
+    /// <summary>Whether the last LTX file could not be written for lack of space; its own fields (see its remarks).</summary>
+    private readonly DiskFullGuard _diskFull = new();
+
     // Replica side.
 
     /// <summary>
@@ -359,7 +362,15 @@ public sealed partial class Db : IDisposable
         }
         using (EnterSync())
         {
-            _recorder.Settle(durable: false);
+            try
+            {
+                _recorder.Settle(durable: false);
+            }
+            catch (LiteFsException ex) when (ex.Error == LiteFsError.NoSpace && kind != DbFileKind.Wal)
+            {
+                // The disk is full: a reader's SHM file (or a journal, whose writes are refused)
+                // does not touch the transactions waiting in the WAL.
+            }
             var path = FilePath(kind);
             try
             {
@@ -621,6 +632,11 @@ public sealed partial class Db : IDisposable
             catch (IOException ex)
             {
                 DbLog.ShutdownSyncFailed(_log, Name, ex.Message);
+            }
+            catch (LiteFsException ex) when (ex.Error == LiteFsError.NoSpace)
+            {
+                // Left in the WAL: start-up records them.
+                DbLog.ShutdownRecordFailed(_log, Name, ex.Message);
             }
             _disposed = true;
             _ltx.Dispose();

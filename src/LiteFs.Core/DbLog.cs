@@ -78,6 +78,18 @@ internal static partial class DbLog
     [LoggerMessage(71, LogLevel.Warning, "database {Name}: LTX history replaced by a snapshot of the database at {Pos}; the previous files are in {SetAside}")]
     public static partial void HistoryReplaced(ILogger logger, string name, Pos pos, string setAside);
 
+    [LoggerMessage(73, LogLevel.Error, "database {Name}: the data directory is full, a committed WAL transaction cannot be recorded ({Reason}); it stays in the WAL and checkpoints wait until space is freed; WAL writes the node sees get SQLITE_FULL meanwhile (recorded position {Pos})")]
+    public static partial void DiskFullWal(ILogger logger, string name, string reason, Pos pos);
+
+    [LoggerMessage(74, LogLevel.Error, "database {Name}: the data directory is full, a transaction cannot be recorded ({Reason}); SQLite rolls it back from its journal, new writes get SQLITE_FULL until space is freed (position {Pos})")]
+    public static partial void DiskFullJournal(ILogger logger, string name, string reason, Pos pos);
+
+    [LoggerMessage(75, LogLevel.Warning, "database {Name}: space freed, transactions are recorded again after {Milliseconds} ms (position {Pos})")]
+    public static partial void DiskFullResolved(ILogger logger, string name, long milliseconds, Pos pos);
+
+    [LoggerMessage(76, LogLevel.Warning, "database {Name}: the data directory is full: the WAL is kept and followed instead of checkpointed at start-up (position {Pos})")]
+    public static partial void OpenedFollowingWal(ILogger logger, string name, Pos pos);
+
     [LoggerMessage(72, LogLevel.Warning, "database {Name}: {Path} is not a SQLite database but only zeros ({Length} bytes, never written) and there is no LTX history: set aside as {Path}.corrupt, the database starts empty")]
     public static partial void ZeroDatabaseSetAside(ILogger logger, string name, string path, long length);
 

@@ -26,6 +26,9 @@ public enum LiteFsError
 
     /// <summary>The operation is not permitted (EPERM).</summary>
     NotPermitted,
+
+    /// <summary>The data directory's file system is full: a transaction cannot be recorded (ENOSPC, SQLITE_FULL).</summary>
+    NoSpace,
 }
 
 /// <summary>A node operation failed; <see cref="Error"/> says how it reaches the application.</summary>

@@ -121,17 +121,56 @@ internal sealed class LtxWriter(string name, string ltxDir, object monitor) : ID
             beforeStore(view);
         }
         var temp = Pool.Take() ?? final + ".tmp";
-        // Create truncates: a file of that name left by a killed process may be longer than this one.
-        using (var file = File.OpenHandle(temp, FileMode.Create, FileAccess.Write, FileShare.None))
+        try
         {
-            RandomAccess.Write(file, bytes.AsSpan(), 0);
-            if (_syncRequested)
+            // Create truncates: a file of that name left by a killed process may be longer than this one.
+            using (var file = File.OpenHandle(temp, FileMode.Create, FileAccess.Write, FileShare.None))
             {
-                RandomAccess.FlushToDisk(file);
+                RandomAccess.Write(file, bytes.AsSpan(), 0);
+                if (_syncRequested)
+                {
+                    RandomAccess.FlushToDisk(file);
+                }
             }
+            File.Move(temp, final, overwrite: true);
         }
-        File.Move(temp, final, overwrite: true);
+        catch (IOException)
+        {
+            // A file not written whole (the disk is full) is never part of the history, and its
+            // space is what a retry needs.
+            TryDelete(temp);
+            throw;
+        }
         return header;
+    }
+
+    /// <summary>
+    /// Gives up the file being encoded or stored (it could not be written): the spill file, if
+    /// any, is removed. Returns its size so far, the space a retry needs at least.
+    /// </summary>
+    public long Abandon()
+    {
+        AssertOwned();
+        var spilled = _buffer.SpilledPath;
+        // The spill file may be closed already (the failure was in storing it).
+        var size = spilled is null ? _buffer.Length : new FileInfo(spilled) is { Exists: true } info ? info.Length : 0;
+        _buffer.Reset();
+        if (spilled is not null)
+        {
+            TryDelete(spilled);
+        }
+        return size;
+    }
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (IOException)
+        {
+        }
     }
 
     /// <summary>

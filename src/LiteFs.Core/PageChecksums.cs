@@ -50,6 +50,22 @@ internal sealed class PageChecksums
     /// <summary>Records the checksum of a page's newest committed WAL frame.</summary>
     public void SetWal(uint pgno, Checksum checksum) => _wal[pgno] = checksum.Value;
 
+    /// <summary>The checksum of a page's newest committed WAL frame, if it has one.</summary>
+    public bool TryGetWal(uint pgno, out ulong checksum) => _wal.TryGetValue(pgno, out checksum);
+
+    /// <summary>Puts back what <see cref="TryGetWal"/> returned: the WAL checksum, or none.</summary>
+    public void RestoreWal(uint pgno, ulong? checksum)
+    {
+        if (checksum is { } value)
+        {
+            _wal[pgno] = value;
+        }
+        else
+        {
+            _wal.Remove(pgno);
+        }
+    }
+
     /// <summary>Forgets the WAL overlay (the WAL was checkpointed and reset).</summary>
     public void ClearWal() => _wal.Clear();
 

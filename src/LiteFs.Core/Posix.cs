@@ -80,6 +80,56 @@ internal static partial class Posix
         }
     }
 
+    /// <summary>
+    /// Bytes this process may still write on the file system holding <paramref name="path"/>
+    /// (statvfs(2): the free blocks for root, who may use the reserved ones, the available ones
+    /// for anyone else); -1 when it cannot be read.
+    /// </summary>
+    public static unsafe long FreeBytes(string path)
+    {
+        // struct statvfs on 64-bit Linux: f_bsize, f_frsize, f_blocks, f_bfree, f_bavail, ... (8 bytes each).
+        Span<ulong> buffer = stackalloc ulong[16];
+        fixed (ulong* p = buffer)
+        {
+            if (StatVfs(path, p) != 0)
+            {
+                return -1;
+            }
+        }
+        var blocks = GetEuid() == 0 ? buffer[3] : buffer[4];
+        return (long)Math.Min(blocks * buffer[1], long.MaxValue);
+    }
+
+    /// <summary>
+    /// Allocates the blocks of <paramref name="file"/> up to <paramref name="length"/> bytes
+    /// without changing its size (fallocate(2) with FALLOC_FL_KEEP_SIZE), so that writes there
+    /// cannot fail for lack of space later. A file system that cannot do it is left as it is;
+    /// one without the space throws an <see cref="IOException"/> carrying ENOSPC.
+    /// </summary>
+    public static void ReserveBlocks(Microsoft.Win32.SafeHandles.SafeFileHandle file, long length)
+    {
+        const int keepSize = 1;
+        const int notSupported = 95;
+        if (Fallocate((int)file.DangerousGetHandle(), keepSize, 0, length) == 0)
+        {
+            return;
+        }
+        var errno = Marshal.GetLastPInvokeError();
+        if (errno != notSupported)
+        {
+            throw new IOException($"cannot reserve {length} bytes for the database file: {Marshal.GetPInvokeErrorMessage(errno)}", errno);
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "fallocate", SetLastError = true)]
+    private static partial int Fallocate(int fd, int mode, long offset, long length);
+
+    [LibraryImport("libc", EntryPoint = "statvfs", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static unsafe partial int StatVfs(string path, ulong* buffer);
+
+    [LibraryImport("libc", EntryPoint = "geteuid")]
+    private static partial uint GetEuid();
+
     [LibraryImport("libc", EntryPoint = "getrandom", SetLastError = true)]
     private static unsafe partial nint GetRandom(byte* buffer, nuint length, uint flags);
 

@@ -92,6 +92,9 @@ internal sealed class ReplicaApplier(Db db, IDbHost host, Microsoft.Extensions.L
                 LtxDecoder.Verify(tee);
                 file.Complete();
             }
+            // A database that grows gets its blocks first: a full disk fails here, before
+            // anything is applied (the stream is dropped and tried again), never halfway.
+            _db.ReserveBlocks(header);
             locks = _db.AcquireWriteLock(cancellationToken);
             if (!header.IsSnapshot && _db.Pos != header.PreApplyPos)
             {

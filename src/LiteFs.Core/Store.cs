@@ -56,6 +56,7 @@ public sealed partial class Store : IDbHost, IDisposable
     private readonly TransactionFeed _feed = new();
     private Task? _retention;
     private Task? _haltExpiry;
+    private Task? _diskFullRetry;
     private IDisposable? _dataDirLock;
 
     // True while Open recovers the databases of a node that may become primary (MayBecomePrimary):
@@ -182,6 +183,7 @@ public sealed partial class Store : IDbHost, IDisposable
             _retention = Task.Run(() => EveryAsync(_options.RetentionMonitorInterval, EnforceRetention, _stopping.Token));
         }
         _haltExpiry = Task.Run(() => EveryAsync(HaltExpiryInterval, ExpireHaltLocks, _stopping.Token));
+        _diskFullRetry = Task.Run(() => EveryAsync(DiskFullRetryInterval, RetryAfterDiskFull, _stopping.Token));
     }
 
     private void OpenDatabases(string dbsDir)
@@ -212,6 +214,18 @@ public sealed partial class Store : IDbHost, IDisposable
             }
             _dbs[name] = db;
             LogDatabaseOpened(name, db.Pos);
+        }
+    }
+
+    /// <summary>How often a database whose writes are refused for lack of space checks for room again.</summary>
+    public static readonly TimeSpan DiskFullRetryInterval = TimeSpan.FromSeconds(1);
+
+    /// <summary>Lets each database whose transactions could not be recorded for lack of space try again once there is room.</summary>
+    private void RetryAfterDiskFull()
+    {
+        foreach (var db in _dbs.Values)
+        {
+            db.RetryAfterDiskFull();
         }
     }
 
@@ -389,6 +403,7 @@ public sealed partial class Store : IDbHost, IDisposable
         {
             _retention?.Wait(TimeSpan.FromSeconds(5));
             _haltExpiry?.Wait(TimeSpan.FromSeconds(5));
+            _diskFullRetry?.Wait(TimeSpan.FromSeconds(5));
         }
         catch (AggregateException)
         {

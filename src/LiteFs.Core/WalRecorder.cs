@@ -136,9 +136,74 @@ internal sealed class WalRecorder
     {
         _db.AssertSync();
         _cursor = tail;
-        while (CommitWal())
+        try
         {
+            while (CommitWal())
+            {
+            }
         }
+        catch (Exception ex) when (DiskFullGuard.IsDiskFull(ex))
+        {
+            // Start-up on a full disk: they stay in the WAL and are recorded once there is room.
+            _written = true;
+            _ = _db.RecordingFailedForSpace(ex);
+        }
+    }
+
+    /// <summary>
+    /// Start-up on a full disk, where checkpointing would grow the database file: the WAL's
+    /// committed frames up to <paramref name="end"/> (the recorded transactions; the end of the
+    /// valid WAL for <see cref="long.MaxValue"/>) are followed as while the node runs, their pages
+    /// and checksums over the database file's, instead of copied into it. Returns false when the
+    /// WAL does not verify up to there. Monitor.
+    /// </summary>
+    internal bool Follow(long end)
+    {
+        _db.AssertSync();
+        var pageSize = _db.PageSize;
+        var wal = _db.Handle(DbFileKind.Wal, create: false);
+        var reader = wal is null || pageSize == 0 ? null : WalReader.Open(wal);
+        if (reader is null || reader.Header.PageSize != pageSize)
+        {
+            return false;
+        }
+        StartGeneration(reader.Header);
+        var page = new byte[pageSize];
+        var pending = new Dictionary<uint, (long Offset, Checksum Checksum)>();
+        var committed = new Dictionary<uint, (long Offset, Checksum Checksum)>();
+        uint commit = 0;
+        var cursor = reader.Cursor;
+        while (reader.NextOffset < end && reader.ReadFrame(page, out var fh))
+        {
+            pending[fh.Pgno] = (reader.Offset, Checksum.OfPage(fh.Pgno, page));
+            if (fh.Commit != 0)
+            {
+                foreach (var (pgno, frame) in pending)
+                {
+                    committed[pgno] = frame;
+                }
+                pending.Clear();
+                commit = fh.Commit;
+                cursor = reader.Cursor;
+            }
+        }
+        if (end != long.MaxValue && cursor.Offset != end)
+        {
+            return false;
+        }
+        if (commit > 0)
+        {
+            var lockPgno = LtxLayout.LockPageNumber(pageSize);
+            foreach (var (pgno, frame) in committed.Where(f => f.Key <= commit && f.Key != lockPgno))
+            {
+                _frames[pgno] = frame.Offset;
+                _db.Checksums.SetWal(pgno, frame.Checksum);
+            }
+            _db.Checksums.Truncate(commit);
+            _db.PageCount = commit;
+        }
+        _cursor = cursor;
+        return true;
     }
 
     /// <summary>A WAL frame was written through the node: any thread, lock-free.</summary>
@@ -152,6 +217,18 @@ internal sealed class WalRecorder
     internal void OnWriteLockReleased()
     {
         _written = true;
+        if (Interlocked.Exchange(ref _queued, 1) == 0)
+        {
+            _host.ScheduleCommit(this);
+        }
+    }
+
+    /// <summary>
+    /// The disk had no room for the last attempt and may have now: queues a committer pass that
+    /// tries again (the transactions are still marked pending). Any thread, lock-free.
+    /// </summary>
+    internal void RetryAfterDiskFull()
+    {
         if (Interlocked.Exchange(ref _queued, 1) == 0)
         {
             _host.ScheduleCommit(this);
@@ -229,6 +306,10 @@ internal sealed class WalRecorder
         {
             // Reported to the node already.
         }
+        catch (LiteFsException ex) when (ex.Error == LiteFsError.NoSpace)
+        {
+            // The disk is full: the transactions wait in the WAL; the store's check tries again.
+        }
         catch (ObjectDisposedException)
         {
             // The database was closed meanwhile; its disposal recorded what there was.
@@ -291,8 +372,11 @@ internal sealed class WalRecorder
     /// <paramref name="durable"/>, also makes every LTX file written so far durable. Called by the
     /// committer and before anything that needs the recorded history to be complete: recording
     /// the position, a snapshot, a checkpoint writing the database file, a new WAL generation,
-    /// the WAL's truncation or removal. A failure is fatal: SQLite has already reported the
-    /// transaction committed. Monitor.
+    /// the WAL's truncation or removal. A full disk is not fatal: the transactions stay in the
+    /// WAL (still their durable copy), the database refuses new writes, and the caller gets a
+    /// <see cref="LiteFsError.NoSpace"/> error, so nothing that would checkpoint or overwrite
+    /// them goes ahead; a later pass records them. Any other failure is fatal: SQLite has already
+    /// reported the transaction committed. Monitor.
     /// </summary>
     internal void Settle(bool durable)
     {
@@ -307,6 +391,13 @@ internal sealed class WalRecorder
                 while (CommitWal())
                 {
                 }
+                _db.RecordingResumed();
+            }
+            catch (Exception ex) when (DiskFullGuard.IsDiskFull(ex))
+            {
+                // Still pending: the next pass reads the WAL from the same place.
+                _written = true;
+                throw _db.RecordingFailedForSpace(ex);
             }
             catch (Exception ex) when (ex is not FatalDatabaseException)
             {
@@ -475,6 +566,8 @@ internal sealed class WalRecorder
             var header = _db.NewHeader(first, last, commit, start.Offset, end.Offset - start.Offset, start.Salt1, start.Salt2);
             var checksums = _db.Checksums;
             var encoder = _ltx.Begin(header);
+            // The WAL checksums these transactions replace, put back if their file cannot be written.
+            var replaced = new List<(uint Pgno, ulong? Checksum)>(pgnos.Length);
             try
             {
                 // One read per page: it is checksummed and encoded together.
@@ -482,11 +575,33 @@ internal sealed class WalRecorder
                 foreach (var pgno in pgnos)
                 {
                     RandomAccess.Read(wal, page, pages[pgno] + WalHeader.FrameHeaderSize);
+                    replaced.Add((pgno, checksums.TryGetWal(pgno, out var old) ? old : null));
                     checksums.SetWal(pgno, Checksum.OfPage(pgno, page));
                     encoder.WritePage(pgno, page);
                 }
                 checksums.Truncate(commit);
                 _db.FinishLtx(encoder, checksums.Compute(commit, pageSize));
+            }
+            catch (Exception ex) when (DiskFullGuard.IsDiskFull(ex))
+            {
+                // Nothing was recorded: the checksums go back to what the recorded transactions left.
+                if (commit < _db.PageCount)
+                {
+                    // The truncation dropped checksums too: computed again from the files.
+                    _db.RebuildChecksums();
+                    foreach (var (pgno, offset) in _frames)
+                    {
+                        RestoreWalChecksum(pgno, offset);
+                    }
+                }
+                else
+                {
+                    for (var i = replaced.Count - 1; i >= 0; i--)
+                    {
+                        checksums.RestoreWal(replaced[i].Pgno, replaced[i].Checksum);
+                    }
+                }
+                throw;
             }
             finally
             {

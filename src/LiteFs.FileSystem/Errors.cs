@@ -19,6 +19,7 @@ internal static class Errors
             LiteFsError.NotSupported => Errno.ENOSYS,
             LiteFsError.WouldBlock => Errno.EAGAIN,
             LiteFsError.NotPermitted => Errno.EPERM,
+            LiteFsError.NoSpace => Errno.ENOSPC,
             _ => Errno.EIO,
         },
         FileNotFoundException or DirectoryNotFoundException => Errno.ENOENT,

@@ -238,6 +238,8 @@ public sealed partial class NodeServer
             Gauge("litefs_db_count", "Number of managed databases.", dbs.Count),
             PerDb("litefs_db_ltx_bytes", "Number of bytes used by LTX files on disk.", ltx.Select(l => (l.Name, (double)l.Files.Bytes))),
             PerDb("litefs_db_ltx_count", "Number of LTX files on disk.", ltx.Select(l => (l.Name, (double)l.Files.Count))),
+            PerDb("litefs_db_disk_full", "Whether the database's writes are refused because the data directory is full (its last transaction could not be recorded).", dbs.Select(d => (d.Name, d.DiskFullReason is null ? 0.0 : 1.0))),
+            PerDb("litefs_db_disk_full_errors_total", "Attempts to record a transaction that failed because the data directory is full.", dbs.Select(d => (d.Name, (double)d.DiskFullErrors))) with { Type = MetricFamily.Counter },
             PerDb("litefs_db_txid", "Current transaction ID.", dbs.Select(d => (d.Name, (double)d.Pos.TxId.Value))),
             Gauge("litefs_healthy", "Whether the node replicates normally (0 on a replica whose replication keeps failing).", _store.IsHealthy ? 1 : 0),
             Gauge("litefs_http_stream_count", "Number of streams currently connected.", StreamCount),
