@@ -56,6 +56,10 @@ public class MountCommandTests
         // One connection held open keeps the WAL (the last connection to close checkpoints it away).
         var connection = Sql.Open(Path.Combine(node.MountPoint, "x.db"));
         Sql.Exec(connection, "PRAGMA journal_mode=WAL; CREATE TABLE t (v);");
+        // Reading the position records what SQLite has committed so far; otherwise the CREATE TABLE
+        // could still be waiting to be recorded when the ltx directory goes, and the node would stop
+        // on it before the INSERT below.
+        Assert.StartsWith("0000000000000001/", File.ReadAllText(Path.Combine(node.MountPoint, "x.db-pos")), StringComparison.Ordinal);
         var wal = Path.Combine(node.DataDir, "dbs", "x.db", "wal");
         var walBefore = new FileInfo(wal).Length;
         var ltx = Path.Combine(node.DataDir, "dbs", "x.db", "ltx");
