@@ -59,7 +59,7 @@ public class MountCommandTests
         // Reading the position records what SQLite has committed so far; otherwise the CREATE TABLE
         // could still be waiting to be recorded when the ltx directory goes, and the node would stop
         // on it before the INSERT below.
-        Assert.StartsWith("0000000000000001/", File.ReadAllText(Path.Combine(node.MountPoint, "x.db-pos")), StringComparison.Ordinal);
+        Assert.StartsWith("0000000000000002/", File.ReadAllText(Path.Combine(node.MountPoint, "x.db-pos")), StringComparison.Ordinal);
         var wal = Path.Combine(node.DataDir, "dbs", "x.db", "wal");
         var walBefore = new FileInfo(wal).Length;
         var ltx = Path.Combine(node.DataDir, "dbs", "x.db", "ltx");
