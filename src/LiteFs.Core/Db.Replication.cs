@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using LiteFs.Core.Locking;
 using LiteFs.Core.Replication;
 using LiteFs.Ltx;
@@ -7,6 +8,13 @@ namespace LiteFs.Core;
 
 public sealed partial class Db
 {
+    /// <summary>
+    /// How long the node's write lock waits for read marks in use before it holds off new readers
+    /// (WAL mode): long enough that readers are not shut out by a stream of applies, short enough
+    /// that applies keep up while readers read without pause.
+    /// </summary>
+    private static readonly TimeSpan ReaderGrace = TimeSpan.FromMilliseconds(2);
+
     private static ulong NewInternalOwner() => (ulong)Interlocked.Increment(ref s_nextInternalOwner);
 
     /// <summary>
@@ -14,7 +22,9 @@ public sealed partial class Db
     /// In rollback mode RESERVED, PENDING and SHARED are held exclusively (PENDING first, kept while
     /// waiting, so new readers are held off while the current ones drain). In WAL mode a connection
     /// keeps SHARED for as long as it is open, so SHARED is held shared, and WRITE, CKPT, RECOVER and
-    /// READ0..4 exclusively (DMS shared). Waits without limit unless <paramref name="timeout"/> is given.
+    /// READ0..4 exclusively, each kept once taken while the others are waited for, and none given
+    /// to new readers meanwhile (DMS shared).
+    /// Waits without limit unless <paramref name="timeout"/> is given.
     /// </summary>
     internal LockSet AcquireWriteLock(CancellationToken cancellationToken, TimeSpan? timeout = null)
     {
@@ -37,19 +47,28 @@ public sealed partial class Db
             Locks.ReleaseAll([Locks.Pending], owner);
             return shared;
         }, deadline, cancellationToken, set);
+        // WAL mode has no PENDING byte, so the node makes its own: each lock is kept once taken, and
+        // once the node has waited ReaderGrace, a read mark still in use gets no new readers until
+        // the node has it. A reader holds its mark for one read transaction, so the marks drain;
+        // readers starting meanwhile wait (SQLite retries a read mark for about 10 s). Taking all
+        // or none would starve behind readers that never pause; gating at once would starve the
+        // readers behind a stream of applies (each gate leaves them only the gap to the next).
+        RwLock[] exclusive = [Locks.Write, Locks.Ckpt, Locks.Recover, .. Locks.Read];
+        var held = new bool[exclusive.Length];
+        var started = Stopwatch.GetTimestamp();
         RetryUntil(() =>
         {
-            if (!AllOrNothing(owner, LockRequest.Write, [Locks.Write, Locks.Ckpt, Locks.Recover, .. Locks.Read]))
+            var gate = Stopwatch.GetElapsedTime(started) >= ReaderGrace;
+            var all = true;
+            for (var i = 0; i < exclusive.Length; i++)
             {
-                return false;
+                held[i] = held[i] || (gate
+                    ? Locks.TryExclusiveOrWait(exclusive[i], owner)
+                    : Locks.TryLock([exclusive[i]], owner, LockRequest.Write) == LockResult.Ok);
+                all &= held[i];
             }
-            if (Locks.TryLock([Locks.Dms], owner, LockRequest.Read) == LockResult.Ok)
-            {
-                return true;
-            }
-            Locks.ReleaseAll([Locks.Write, Locks.Ckpt, Locks.Recover, .. Locks.Read], owner);
-            return false;
-        }, deadline, cancellationToken, set);
+            return all && Locks.TryLock([Locks.Dms], owner, LockRequest.Read) == LockResult.Ok;
+        }, deadline, cancellationToken, set, maxDelayMs: 1);
         return set;
     }
 
@@ -111,9 +130,9 @@ public sealed partial class Db
     /// <summary>
     /// Calls <paramref name="attempt"/> until it succeeds, or throws once the host's clock passed
     /// <paramref name="deadline"/> (a timestamp) or the token is cancelled. The sleeps between
-    /// attempts only pace the polling.
+    /// attempts (at most <paramref name="maxDelayMs"/> milliseconds) only pace the polling.
     /// </summary>
-    private void RetryUntil(Func<bool> attempt, long deadline, CancellationToken cancellationToken, LockSet set)
+    private void RetryUntil(Func<bool> attempt, long deadline, CancellationToken cancellationToken, LockSet set, int maxDelayMs = 16)
     {
         var delay = 0;
         while (!attempt())
@@ -133,7 +152,7 @@ public sealed partial class Db
             {
                 Thread.Sleep(delay);
             }
-            delay = delay == 0 ? 1 : Math.Min(delay * 2, 16);
+            delay = delay == 0 ? 1 : Math.Min(delay * 2, maxDelayMs);
         }
     }
 

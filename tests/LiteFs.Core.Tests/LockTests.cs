@@ -19,6 +19,28 @@ public class LockTests
     }
 
     [Fact]
+    public void WaitingForExclusive_HoldsOffNewSharedHolders_UntilTakenOrReleased()
+    {
+        var l = new RwLock("READ0");
+        Assert.True(l.TryShared(1));
+        Assert.False(l.TryExclusiveOrWait(9));
+        // A new reader is held off; the one holding it may ask again; another waiter does not take over.
+        Assert.False(l.TryShared(2));
+        Assert.True(l.TryShared(1));
+        Assert.False(l.TryExclusiveOrWait(8));
+        l.Unlock(1);
+        Assert.True(l.TryExclusiveOrWait(9));
+        l.Unlock(9);
+        Assert.True(l.TryShared(2));
+
+        // A waiter that gives up (unlocks without getting it) lets readers in again.
+        Assert.False(l.TryExclusiveOrWait(9));
+        Assert.False(l.TryShared(3));
+        l.Unlock(9);
+        Assert.True(l.TryShared(3));
+    }
+
+    [Fact]
     public void DatabaseRange_MapsSqliteLockBytes()
     {
         var locks = new DbLocks();

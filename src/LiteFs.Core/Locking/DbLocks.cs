@@ -149,6 +149,19 @@ internal sealed class DbLocks
         }
     }
 
+    /// <summary>
+    /// Takes <paramref name="l"/> exclusively for <paramref name="owner"/>, or else holds off new
+    /// shared holders until it can (<see cref="RwLock.TryExclusiveOrWait"/>); the wait ends with
+    /// the lock taken or released.
+    /// </summary>
+    public bool TryExclusiveOrWait(RwLock l, ulong owner)
+    {
+        lock (_sync)
+        {
+            return !BlockedCheckpoint(l, owner) && l.TryExclusiveOrWait(owner);
+        }
+    }
+
     /// <summary>Releases every lock of <paramref name="locks"/> held by <paramref name="owner"/>.</summary>
     public void ReleaseAll(IEnumerable<RwLock> locks, ulong owner)
     {

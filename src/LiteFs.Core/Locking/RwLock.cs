@@ -19,6 +19,12 @@ internal sealed class RwLock(string name)
     private ulong _exclusiveOwner;
     private bool _exclusive;
 
+    /// <summary>
+    /// An owner waiting to take the lock exclusively (0: none): no other owner gets it shared
+    /// meanwhile, so the holders drain rather than hand the lock on among themselves.
+    /// </summary>
+    private ulong _waitingOwner;
+
     public string Name { get; } = name;
 
     public LockMode ModeOf(ulong owner) =>
@@ -48,6 +54,10 @@ internal sealed class RwLock(string name)
             // Downgrade.
             _exclusive = false;
         }
+        else if (_waitingOwner != 0 && _waitingOwner != owner && !_shared.Contains(owner))
+        {
+            return false;
+        }
         _shared.Add(owner);
         return true;
     }
@@ -64,8 +74,33 @@ internal sealed class RwLock(string name)
         return true;
     }
 
+    /// <summary>
+    /// Takes the lock exclusively, or else becomes its waiting owner (if it has none) so that
+    /// nobody else takes it shared until this owner gets it or unlocks.
+    /// </summary>
+    public bool TryExclusiveOrWait(ulong owner)
+    {
+        if (TryExclusive(owner))
+        {
+            if (_waitingOwner == owner)
+            {
+                _waitingOwner = 0;
+            }
+            return true;
+        }
+        if (_waitingOwner == 0)
+        {
+            _waitingOwner = owner;
+        }
+        return false;
+    }
+
     public void Unlock(ulong owner)
     {
+        if (_waitingOwner == owner)
+        {
+            _waitingOwner = 0;
+        }
         if (_exclusive && _exclusiveOwner == owner)
         {
             _exclusive = false;
