@@ -8,7 +8,8 @@ namespace LiteFs.IntegrationTests;
 /// <summary>
 /// A bounded soak: a primary and two replicas, each replica behind a fault proxy, under a writer,
 /// while a seeded random schedule SIGKILLs any node (and starts it again), cuts and partitions
-/// the replicas' links. At the end nothing the writer was told is committed may be missing, every
+/// the replicas' links, and fills any node's data directory (a small file system of its own) for
+/// a moment before freeing it again. At the end nothing the writer was told is committed may be missing, every
 /// database passes <c>integrity_check</c>, every node holds the same bytes at the same position,
 /// and that position's checksum is the database file's.
 /// </summary>
@@ -16,6 +17,9 @@ namespace LiteFs.IntegrationTests;
 public sealed class SoakTests(ITestOutputHelper output)
 {
     private const string Db = "soak.db";
+
+    /// <summary>Each node's data directory: room for the run, and little enough to fill in a moment.</summary>
+    private const long DiskSize = 256L << 20;
 
     /// <summary>How long the faults go on; <c>LITEFS_SOAK_SECONDS</c> runs it longer on demand.</summary>
     private static readonly TimeSpan Duration = TimeSpan.FromSeconds(
@@ -27,6 +31,26 @@ public sealed class SoakTests(ITestOutputHelper output)
     public void KillsAndCutsUnderAWriter_NothingAcknowledgedLost_AllNodesIdentical(string journalMode, int seed)
     {
         using var cluster = new Cluster(replicas: 2, new ClusterOptions { Proxies = true });
+        var disks = new Dictionary<ClusterNode, SmallDisk>();
+        try
+        {
+            foreach (var node in cluster.Nodes)
+            {
+                disks[node] = SmallDisk.Mount(node.DataDir, DiskSize);
+            }
+            Run(cluster, disks, journalMode, seed);
+        }
+        finally
+        {
+            foreach (var disk in disks.Values)
+            {
+                disk.Dispose();
+            }
+        }
+    }
+
+    private void Run(Cluster cluster, Dictionary<ClusterNode, SmallDisk> disks, string journalMode, int seed)
+    {
         cluster.Start();
         Sql.Cli(cluster.Primary.Path(Db), $"PRAGMA journal_mode={journalMode}; CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB NOT NULL);");
         cluster.WaitCaughtUp(Db);
@@ -40,7 +64,7 @@ public sealed class SoakTests(ITestOutputHelper output)
             {
                 Thread.Sleep(random.Next(300, 1200));
                 var node = cluster.Nodes.ElementAt(random.Next(3));
-                switch (random.Next(4))
+                switch (random.Next(5))
                 {
                     case 0:
                     case 1:
@@ -48,6 +72,12 @@ public sealed class SoakTests(ITestOutputHelper output)
                         node.Kill();
                         Thread.Sleep(random.Next(100, 1500));
                         node.Start();
+                        break;
+                    case 3:
+                        log.Add($"{DateTime.UtcNow:HH:mm:ss.fff} fill {node.Name}");
+                        disks[node].Fill();
+                        Thread.Sleep(random.Next(300, 2000));
+                        disks[node].Free();
                         break;
                     case 2 when node != cluster.Primary:
                         log.Add($"{DateTime.UtcNow:HH:mm:ss.fff} cut {node.Name}");
