@@ -1,3 +1,5 @@
+using System.Buffers.Binary;
+using System.Numerics;
 using LiteFs.Ltx;
 
 namespace LiteFs.Core;
@@ -18,9 +20,13 @@ internal sealed class PageChecksums
     private readonly List<bool> _blockValid = [];
     private readonly Dictionary<uint, ulong> _wal = [];
 
-    // Checksums of zero pages by page number: in WAL mode every page appended since the last
-    // checkpoint is a hole in the database file, and each would otherwise cost a CRC per commit.
-    private readonly Dictionary<uint, ulong> _zeroPages = [];
+    // The checksum of a page of zeros, from the page number's bits: in WAL mode every page
+    // appended since the last checkpoint is a hole in the database file. A CRC is affine in its
+    // input, so for messages of one length crc(a ^ b) = crc(a) ^ crc(b) ^ crc(0): the checksum of
+    // page P of zeros is that of page 0 of zeros XORed with, for each bit set in P, what that bit
+    // alone changes. 33 CRCs per page size, then a few XORs per page, and no memory per page.
+    private readonly ulong[] _zeroBit = new ulong[32];
+    private ulong _zeroBase;
     private int _zeroPageSize;
 
     /// <summary>The checksum recorded for page <paramref name="pgno"/> of the database file, or 0.</summary>
@@ -175,21 +181,34 @@ internal sealed class PageChecksums
     private ulong Effective(ulong recorded, uint pgno, int pageSize, uint lockPgno) =>
         recorded != 0 || pgno == lockPgno || pageSize == 0 ? recorded : ZeroPage(pgno, pageSize);
 
-    /// <summary>The checksum of a page of zeros (a hole in the file), computed once per page.</summary>
-    private ulong ZeroPage(uint pgno, int pageSize)
+    /// <summary>The checksum of page <paramref name="pgno"/> full of zeros (a hole in the file), bit 63 set.</summary>
+    internal ulong ZeroPage(uint pgno, int pageSize)
     {
         if (_zeroPageSize != pageSize)
         {
-            _zeroPages.Clear();
+            _zeroBase = ZeroPageCrc(0, pageSize);
+            for (var bit = 0; bit < _zeroBit.Length; bit++)
+            {
+                _zeroBit[bit] = ZeroPageCrc(1u << bit, pageSize) ^ _zeroBase;
+            }
             _zeroPageSize = pageSize;
         }
-        if (!_zeroPages.TryGetValue(pgno, out var checksum))
+        var crc = _zeroBase;
+        for (var bits = pgno; bits != 0; bits &= bits - 1)
         {
-            Span<byte> zeros = stackalloc byte[LtxLayout.MaxPageSize];
-            checksum = Checksum.OfPage(pgno, zeros[..pageSize]).Value;
-            _zeroPages[pgno] = checksum;
+            crc ^= _zeroBit[BitOperations.TrailingZeroCount(bits)];
         }
-        return checksum;
+        return Checksum.FlagBit | crc;
+    }
+
+    /// <summary>CRC-64/ISO over the big-endian page number then a page of zeros (what <see cref="Checksum.OfPage"/> gives, before its flag bit).</summary>
+    private static ulong ZeroPageCrc(uint pgno, int pageSize)
+    {
+        Span<byte> pgnoBytes = stackalloc byte[4];
+        BinaryPrimitives.WriteUInt32BigEndian(pgnoBytes, pgno);
+        Span<byte> zeros = stackalloc byte[LtxLayout.MaxPageSize];
+        zeros[..pageSize].Clear();
+        return Crc64Iso.Append(Crc64Iso.Append(0, pgnoBytes), zeros[..pageSize]);
     }
 
     private static (int Block, int Index) Locate(uint pgno) => ((int)((pgno - 1) / BlockSize), (int)((pgno - 1) % BlockSize));

@@ -55,6 +55,20 @@ internal static partial class Posix
     }
 
     /// <summary>
+    /// Starts writing a range of a file's dirty pages to disk without waiting for it
+    /// (sync_file_range(2) with SYNC_FILE_RANGE_WRITE): a later fsync or syncfs then finds them
+    /// written or on their way. Not a durability guarantee, only earlier work; failures are left
+    /// to that later sync to report.
+    /// </summary>
+    public static void StartWriteback(Microsoft.Win32.SafeHandles.SafeFileHandle file, long offset, long length) =>
+        _ = SyncFileRange((int)file.DangerousGetHandle(), offset, length, SyncFileRangeWrite);
+
+    private const uint SyncFileRangeWrite = 2;
+
+    [LibraryImport("libc", EntryPoint = "sync_file_range", SetLastError = true)]
+    private static partial int SyncFileRange(int fd, long offset, long length, uint flags);
+
+    /// <summary>
     /// Fills <paramref name="buffer"/> from the kernel's random source (getrandom(2)): node IDs,
     /// cluster IDs and temporary names. RandomNumberGenerator would do, but on Linux it loads
     /// OpenSSL, which costs a native executable about 40 ms of its start-up.

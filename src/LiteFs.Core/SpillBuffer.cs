@@ -11,8 +11,18 @@ internal sealed class SpillBuffer(string spillPath) : Stream
     /// <summary>Bytes kept in memory before the file is moved to disk.</summary>
     public const int MemoryLimit = 8 << 20;
 
+    /// <summary>
+    /// Bytes of the spill file after which their writing to disk is started (not waited for):
+    /// the disk writes the file while the rest is encoded, so the sync that makes it durable
+    /// finds little left, instead of the whole file at once.
+    /// </summary>
+    private const long WritebackInterval = 8 << 20;
+
     private readonly MemoryStream _memory = new();
     private FileStream? _file;
+
+    /// <summary>Where the spill file's next writeback starts: the bytes before it were handed to the disk.</summary>
+    private long _writebackFrom;
 
     /// <summary>The spill file, once the buffer went to disk; null while it is in memory.</summary>
     public string? SpilledPath => _file is null ? null : spillPath;
@@ -42,6 +52,7 @@ internal sealed class SpillBuffer(string spillPath) : Stream
     {
         _file?.Dispose();
         _file = null;
+        _writebackFrom = 0;
         _memory.SetLength(0);
         if (_memory.Capacity > MemoryLimit)
         {
@@ -74,6 +85,12 @@ internal sealed class SpillBuffer(string spillPath) : Stream
         if (_file is not null)
         {
             _file.Write(buffer);
+            if (_file.Position - _writebackFrom >= WritebackInterval)
+            {
+                _file.Flush(flushToDisk: false);
+                Posix.StartWriteback(_file.SafeFileHandle, _writebackFrom, _file.Position - _writebackFrom);
+                _writebackFrom = _file.Position;
+            }
         }
         else
         {

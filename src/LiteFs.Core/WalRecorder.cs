@@ -44,6 +44,13 @@ internal sealed class WalRecorder
     /// <summary>Most WAL bytes one LTX file of the committer records (a larger transaction is recorded alone).</summary>
     private const long MaxBatchBytes = 64L << 20;
 
+    /// <summary>
+    /// The buffer through which the committer reads the WAL: the frames are followed in reads of
+    /// this size, and the pages it records are read back in runs of adjacent frames up to it, so
+    /// a large transaction costs one read per buffer rather than two per frame.
+    /// </summary>
+    private const int ReadBufferSize = 1 << 20;
+
     private readonly Db _db;
     private readonly IDbHost _host;
     private readonly LtxWriter _ltx;
@@ -505,10 +512,9 @@ internal sealed class WalRecorder
         var start = _cursor;
         var reader = WalReader.Resume(wal, start, pageSize);
         var frameSize = WalHeader.FrameHeaderSize + pageSize;
-        var buffer = ArrayPool<byte>.Shared.Rent(frameSize);
+        var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(frameSize, ReadBufferSize));
         try
         {
-            var frame = buffer.AsSpan(0, frameSize);
             var pages = new Dictionary<uint, long>();   // recorded by complete transactions
             var pending = new Dictionary<uint, long>(); // the transaction being read
             var end = start; // after the last complete transaction
@@ -518,7 +524,7 @@ internal sealed class WalRecorder
             var count = 0;
             // A frame that does not verify ends the WAL: not written yet, torn, or left over from
             // a rolled-back transaction.
-            while (count < MaxBatchTransactions && reader.ReadWholeFrame(frame, out var fh))
+            while (count < MaxBatchTransactions && reader.ReadFrameAhead(buffer, out _, out var fh))
             {
                 pending[fh.Pgno] = reader.Offset;
                 if (fh.Commit == 0)
@@ -570,14 +576,30 @@ internal sealed class WalRecorder
             var replaced = new List<(uint Pgno, ulong? Checksum)>(pgnos.Length);
             try
             {
-                // One read per page: it is checksummed and encoded together.
-                var page = frame[WalHeader.FrameHeaderSize..];
-                foreach (var pgno in pgnos)
+                // Each page is read once, checksummed and encoded together; pages whose frames
+                // follow each other in the WAL (most of a large transaction) in one read.
+                var maxRun = buffer.Length / frameSize;
+                for (var i = 0; i < pgnos.Length;)
                 {
-                    RandomAccess.Read(wal, page, pages[pgno] + WalHeader.FrameHeaderSize);
-                    replaced.Add((pgno, checksums.TryGetWal(pgno, out var old) ? old : null));
-                    checksums.SetWal(pgno, Checksum.OfPage(pgno, page));
-                    encoder.WritePage(pgno, page);
+                    var at = pages[pgnos[i]];
+                    var run = 1;
+                    while (run < maxRun && i + run < pgnos.Length && pages[pgnos[i + run]] == at + ((long)run * frameSize))
+                    {
+                        run++;
+                    }
+                    var frames = buffer.AsSpan(0, run * frameSize);
+                    if (RandomAccess.Read(wal, frames, at) != frames.Length)
+                    {
+                        throw new LiteFsException($"{_db.Name}: the WAL ended at a committed frame (offset {at}) while it was being recorded");
+                    }
+                    for (var k = 0; k < run; k++, i++)
+                    {
+                        var pgno = pgnos[i];
+                        var page = frames.Slice((k * frameSize) + WalHeader.FrameHeaderSize, pageSize);
+                        replaced.Add((pgno, checksums.TryGetWal(pgno, out var old) ? old : null));
+                        checksums.SetWal(pgno, Checksum.OfPage(pgno, page));
+                        encoder.WritePage(pgno, page);
+                    }
                 }
                 checksums.Truncate(commit);
                 _db.FinishLtx(encoder, checksums.Compute(commit, pageSize));

@@ -6,6 +6,22 @@ public class PageChecksumsTests
 {
     private static Checksum Page(uint pgno, byte fill) => Checksum.OfPage(pgno, Enumerable.Repeat(fill, 512).ToArray());
 
+    [Theory]
+    [InlineData(512)]
+    [InlineData(4096)]
+    [InlineData(65536)]
+    public void ZeroPage_EqualsTheChecksumOfAPageOfZeros(int pageSize)
+    {
+        var table = new PageChecksums();
+        var zeros = new byte[pageSize];
+        foreach (var pgno in new uint[] { 1, 2, 3, 255, 256, 257, 65537, (1u << 20) + 7, 0x7fffffff, uint.MaxValue })
+        {
+            Assert.Equal(Checksum.OfPage(pgno, zeros).Value, table.ZeroPage(pgno, pageSize));
+        }
+        // Another page size afterwards: the bits are worked out again.
+        Assert.Equal(Checksum.OfPage(9, new byte[1024]).Value, table.ZeroPage(9, 1024));
+    }
+
     [Fact]
     public void Compute_EqualsXorOfPages_AcrossBlocksAndTruncation()
     {

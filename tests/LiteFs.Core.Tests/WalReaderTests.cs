@@ -54,6 +54,54 @@ public class WalReaderTests
     [InlineData("frame-checksum-mismatch")]
     public void BadSecondFrame_EndsWal(string fixture) => Assert.Equal([1u], ReadAll(Fixture(fixture)).Select(f => f.Pgno));
 
+    /// <summary>The frames <see cref="WalReader.ReadFrameAhead"/> returns through a buffer of <paramref name="bufferSize"/> bytes.</summary>
+    private static List<(uint Pgno, uint Commit, long Offset, byte[] Data)> ReadAllAhead(string path, int bufferSize, int? cut = null)
+    {
+        using var temp = new TempDir();
+        var copy = temp.Combine("wal");
+        var bytes = File.ReadAllBytes(path);
+        File.WriteAllBytes(copy, cut is { } c ? bytes[..c] : bytes);
+        using var handle = File.OpenHandle(copy);
+        var reader = WalReader.Open(handle);
+        var frames = new List<(uint, uint, long, byte[])>();
+        if (reader is null)
+        {
+            return frames;
+        }
+        var buffer = new byte[bufferSize];
+        while (reader.ReadFrameAhead(buffer, out var frame, out var header))
+        {
+            Assert.Equal(WalHeader.FrameHeaderSize + 4096, frame.Length);
+            frames.Add((header.Pgno, header.Commit, reader.Offset, frame[WalHeader.FrameHeaderSize..].ToArray()));
+        }
+        return frames;
+    }
+
+    [Theory]
+    [InlineData("ok", 4120, null)]          // one frame per read
+    [InlineData("ok", 6000, null)]          // a buffer that ends inside the second frame
+    [InlineData("ok", 1 << 20, null)]       // the whole file in one read
+    [InlineData("ok", 1 << 20, 8000)]       // the file ends inside the second frame
+    [InlineData("ok", 4120, 12392)]
+    [InlineData("salt-mismatch", 1 << 20, null)]
+    [InlineData("frame-checksum-mismatch", 8240, null)]
+    public void ReadFrameAhead_ReturnsWhatReadFrameDoes(string fixture, int bufferSize, int? cut)
+    {
+        var expected = ReadAll(Fixture(fixture), cut);
+        var actual = ReadAllAhead(Fixture(fixture), bufferSize, cut);
+        Assert.Equal(expected.Select(f => (f.Pgno, f.Commit, f.Offset)), actual.Select(f => (f.Pgno, f.Commit, f.Offset)));
+        Assert.All(expected.Zip(actual), pair => Assert.Equal(pair.First.Data, pair.Second.Data));
+    }
+
+    [Fact]
+    public void ReadFrameAhead_BufferSmallerThanAFrame_IsRejected()
+    {
+        using var handle = File.OpenHandle(Fixture("ok"));
+        var reader = WalReader.Open(handle)!;
+        var ex = Assert.Throws<ArgumentException>(() => reader.ReadFrameAhead(new byte[4096], out _, out _));
+        Assert.Contains("at least one frame (4120 bytes)", ex.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void WrongBufferSize_IsRejected()
     {

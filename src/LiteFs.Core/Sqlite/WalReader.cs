@@ -110,23 +110,43 @@ internal sealed class WalReader
     }
 
     /// <summary>
-    /// Reads the next whole frame (header and page, one read) into <paramref name="frame"/>,
-    /// exactly <see cref="WalHeader.FrameHeaderSize"/> plus the page size; the page follows the
-    /// header. Returns false at the end of the valid WAL.
+    /// Reads the next whole frame (header, then page) through <paramref name="readAhead"/>: the
+    /// buffer is filled with as many whole frames as it holds in one read, and each is returned
+    /// from there, so following a large WAL costs one read per buffer instead of one per frame.
+    /// <paramref name="frame"/> points into the buffer and stays valid until the next call.
+    /// Returns false at the end of the valid WAL. The same buffer must be given to every call on
+    /// this reader.
     /// </summary>
-    public bool ReadWholeFrame(Span<byte> frame, out WalFrameHeader header)
+    public bool ReadFrameAhead(byte[] readAhead, out ReadOnlySpan<byte> frame, out WalFrameHeader header)
     {
+        frame = default;
         header = default;
-        if (frame.Length != WalHeader.FrameHeaderSize + Header.PageSize)
+        var frameSize = WalHeader.FrameHeaderSize + Header.PageSize;
+        if (readAhead.Length < frameSize)
         {
-            throw new ArgumentException($"a frame buffer holds {WalHeader.FrameHeaderSize + Header.PageSize} bytes, not {frame.Length}", nameof(frame));
+            throw new ArgumentException($"a read-ahead buffer holds at least one frame ({frameSize} bytes), not {readAhead.Length}", nameof(readAhead));
         }
-        if (_next + frame.Length > _length || RandomAccess.Read(_file, frame, _next) < frame.Length)
+        if (_next + frameSize > _length)
         {
             return false;
         }
+        if (_next < _aheadStart || _next + frameSize > _aheadStart + _aheadLength)
+        {
+            var want = (int)Math.Min(readAhead.Length / frameSize * (long)frameSize, _length - _next);
+            _aheadStart = _next;
+            _aheadLength = RandomAccess.Read(_file, readAhead.AsSpan(0, want), _next);
+            if (_aheadLength < frameSize)
+            {
+                return false;
+            }
+        }
+        frame = readAhead.AsSpan((int)(_next - _aheadStart), frameSize);
         return Accept(frame[..WalHeader.FrameHeaderSize], frame[WalHeader.FrameHeaderSize..], out header);
     }
+
+    /// <summary>Where the read-ahead buffer's bytes start in the file, and how many it holds (0: none).</summary>
+    private long _aheadStart;
+    private int _aheadLength;
 
     /// <summary>Checks a frame read at the current offset (salts, cumulative checksum) and moves past it.</summary>
     private bool Accept(ReadOnlySpan<byte> fh, ReadOnlySpan<byte> page, out WalFrameHeader frame)
