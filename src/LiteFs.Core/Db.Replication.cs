@@ -23,10 +23,12 @@ public sealed partial class Db
     /// waiting, so new readers are held off while the current ones drain). In WAL mode a connection
     /// keeps SHARED for as long as it is open, so SHARED is held shared, and WRITE, CKPT, RECOVER and
     /// READ0..4 exclusively, each kept once taken while the others are waited for, and none given
-    /// to new readers meanwhile (DMS shared).
-    /// Waits without limit unless <paramref name="timeout"/> is given.
+    /// to new readers meanwhile (DMS shared). With <paramref name="holdOffReaders"/> (a caller that
+    /// rewrites the SHM header before it releases the lock), a WAL read mark that stays in use
+    /// past the grace also gets the header made to need recovery, which holds off readers that
+    /// share the mark within one process. Waits without limit unless <paramref name="timeout"/> is given.
     /// </summary>
-    internal LockSet AcquireWriteLock(CancellationToken cancellationToken, TimeSpan? timeout = null)
+    internal LockSet AcquireWriteLock(CancellationToken cancellationToken, TimeSpan? timeout = null, bool holdOffReaders = false)
     {
         var owner = NewInternalOwner();
         var deadline = timeout is { } t ? Deadline(_host.Time, t) : long.MaxValue;
@@ -55,6 +57,7 @@ public sealed partial class Db
         // readers behind a stream of applies (each gate leaves them only the gap to the next).
         RwLock[] exclusive = [Locks.Write, Locks.Ckpt, Locks.Recover, .. Locks.Read];
         var held = new bool[exclusive.Length];
+        var heldOff = false;
         var started = Stopwatch.GetTimestamp();
         RetryUntil(() =>
         {
@@ -67,9 +70,42 @@ public sealed partial class Db
                     : Locks.TryLock([exclusive[i]], owner, LockRequest.Write) == LockResult.Ok);
                 all &= held[i];
             }
+            // Threads of one process share its read mark without asking the node again, so the
+            // gate alone cannot stop them; a header that needs recovery can (the caller rewrites it).
+            if (gate && holdOffReaders && !heldOff && !all && held[0] && held[2])
+            {
+                HoldOffShmReaders();
+                heldOff = true;
+            }
             return all && Locks.TryLock([Locks.Dms], owner, LockRequest.Read) == LockResult.Ok;
         }, deadline, cancellationToken, set, maxDelayMs: 1);
         return set;
+    }
+
+    /// <summary>
+    /// With the node holding WRITE and RECOVER in WAL mode: no SQLite connection, in any process,
+    /// starts a read transaction until the SHM header is rewritten (see
+    /// <see cref="ShmHeaderWriter.HoldOffReaders"/>), so the read marks in use drain even when
+    /// threads of one process share them without pause.
+    /// </summary>
+    private void HoldOffShmReaders()
+    {
+        // Pages SQLite dirtied through its mapping are written back first (they would restore
+        // the old header afterwards), and after the change the cached pages are dropped so that
+        // every mapping reads the new header; neither under the monitor, since the kernel's
+        // write-back is answered by request threads that may need it.
+        _host.Invalidator.InvalidateData(Name, DbFileKind.Shm, 0, -1);
+        _host.Invalidator.Flush();
+        using (EnterSync())
+        {
+            if (Handle(DbFileKind.Shm, create: false) is not { } shm)
+            {
+                return;
+            }
+            _shm.HoldOffReaders(shm);
+        }
+        _host.Invalidator.InvalidateData(Name, DbFileKind.Shm, 0, -1);
+        _host.Invalidator.Flush();
     }
 
     /// <summary>

@@ -95,7 +95,7 @@ internal sealed class ReplicaApplier(Db db, IDbHost host, Microsoft.Extensions.L
             // A database that grows gets its blocks first: a full disk fails here, before
             // anything is applied (the stream is dropped and tried again), never halfway.
             _db.ReserveBlocks(header);
-            locks = _db.AcquireWriteLock(cancellationToken);
+            locks = _db.AcquireWriteLock(cancellationToken, holdOffReaders: true);
             if (!header.IsSnapshot && _db.Pos != header.PreApplyPos)
             {
                 locks.Dispose();
@@ -394,7 +394,7 @@ internal sealed class ReplicaApplier(Db db, IDbHost host, Microsoft.Extensions.L
             }
             Span<byte> sqliteHeader = stackalloc byte[DatabaseHeader.Size];
             walHeader = RandomAccess.Read(database, sqliteHeader, 0) == sqliteHeader.Length && DatabaseHeader.IsWal(sqliteHeader);
-            locks = _db.AcquireWriteLock(cancellationToken);
+            locks = _db.AcquireWriteLock(cancellationToken, holdOffReaders: true);
             try
             {
                 File.Move(temp, final, overwrite: true);

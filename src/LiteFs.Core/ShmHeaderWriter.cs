@@ -10,7 +10,7 @@ namespace LiteFs.Core;
 /// writes to the SHM file (a connection refreshing its mapping) are dropped.
 /// </summary>
 /// <remarks>
-/// Threading: <see cref="Rewrite"/> runs under the database's monitor, the only writer of both
+/// Threading: <see cref="Rewrite"/> and <see cref="HoldOffReaders"/> run under the database's monitor, the only writer of both
 /// fields; <see cref="IsRewriting"/> is read by any thread writing the SHM file through the mount.
 /// </remarks>
 internal sealed class ShmHeaderWriter
@@ -23,6 +23,30 @@ internal sealed class ShmHeaderWriter
 
     /// <summary>Whether a rewrite is under way: SQLite's SHM writes meanwhile are dropped.</summary>
     public bool IsRewriting => _rewriting;
+
+    /// <summary>
+    /// Makes the header's two copies differ (the second copy's "initialised" byte cleared), as
+    /// while a writer updates it: a SQLite connection starting a read transaction then tries to
+    /// recover the index, which needs the WAL write lock, and waits (SQLite's busy handler) while
+    /// the node holds it. A read transaction already under way is not disturbed. The next
+    /// <see cref="Rewrite"/> makes the header whole again; so does SQLite's recovery.
+    /// </summary>
+    public void HoldOffReaders(SafeFileHandle shm)
+    {
+        Span<byte> zero = [0];
+        _rewriting = true;
+        try
+        {
+            if (RandomAccess.GetLength(shm) > ShmLayout.SecondCopyIsInitOffset)
+            {
+                RandomAccess.Write(shm, zero, ShmLayout.SecondCopyIsInitOffset);
+            }
+        }
+        finally
+        {
+            _rewriting = false;
+        }
+    }
 
     /// <summary>Rewrites the header of <paramref name="shm"/> for a database of <paramref name="pageCount"/> pages and an empty WAL.</summary>
     public void Rewrite(SafeFileHandle shm, int pageSize, uint pageCount, WalCursor wal)

@@ -36,6 +36,12 @@ internal static class ShmLayout
     private const int ReadMarksOffset = BackfillOffset + 4;       // five u32
     private const int ReadMarkCount = 5;
 
+    /// <summary>
+    /// The offset of the second copy of the index header's "initialised" byte: a zero there makes
+    /// the two copies differ, which SQLite takes for a header being written or needing recovery.
+    /// </summary>
+    public const int SecondCopyIsInitOffset = IndexHeaderSize + IsInitOffset;
+
     /// <summary>A read mark that no reader uses.</summary>
     private const uint ReadMarkNotUsed = 0xFFFFFFFF;
 
