@@ -49,9 +49,8 @@ internal sealed class DbFileNode(LiteFsFileSystem fs, string database, EntryKind
         }
         if (_file == DbFileKind.Wal && Fs.PassthroughEnabled)
         {
-            result.PassthroughFd = RequireDb().PassthroughDescriptor(DbFileKind.Wal, out var onlyIfInUse);
+            result.PassthroughFd = RequireDb().PassthroughDescriptor(DbFileKind.Wal);
             result.ClosePassthroughFd = true;
-            result.PassthroughOnlyIfInUse = onlyIfInUse;
         }
         return Errno.Ok;
     }

@@ -88,9 +88,8 @@ internal sealed class RootNode(LiteFsFileSystem fs)
         result = OpenResult.For((IFileHandle)node, OpenOptions.KeepCache);
         if (kind == EntryKind.Wal && fs.PassthroughEnabled)
         {
-            result.PassthroughFd = db.PassthroughDescriptor(DbFileKind.Wal, out var onlyIfInUse);
+            result.PassthroughFd = db.PassthroughDescriptor(DbFileKind.Wal);
             result.ClosePassthroughFd = true;
-            result.PassthroughOnlyIfInUse = onlyIfInUse;
         }
         return node.GetAttributes(context, null, out attributes);
     }
