@@ -178,8 +178,20 @@ public sealed class LeaseWriter : IDisposable
                 Thread.Sleep(2);
                 continue;
             }
+            List<ClusterNode> running;
+            try
+            {
+                running = [.. _cluster.Nodes.Where(n => n.IsRunning)];
+            }
+            catch (InvalidOperationException)
+            {
+                // A node's process is being replaced by a restart on the test's thread (its old
+                // process object disposed): look again. Unhandled here it would end the test host.
+                Thread.Sleep(2);
+                continue;
+            }
             _round++;
-            foreach (var node in _cluster.Nodes.Where(n => n.IsRunning).ToList())
+            foreach (var node in running)
             {
                 if (_stop || _paused)
                 {
