@@ -53,7 +53,7 @@ internal sealed unsafe partial class FuseSession
         var cached = false;
         if (PassthroughEnabled)
         {
-            backingId = result.PassthroughFd >= 0 ? AcquireBacking(node, result.PassthroughFd) : 0;
+            backingId = result.PassthroughFd >= 0 ? AcquireBacking(node, result.PassthroughFd, result.PassthroughOnlyIfInUse) : 0;
             if (backingId > 0)
             {
                 // The kernel refuses (EIO at open) any other FOPEN flag beside passthrough, KEEP_CACHE included.
@@ -87,12 +87,19 @@ internal sealed unsafe partial class FuseSession
     /// while a passthrough one is. So the id is per node and counted by opens, and an open is
     /// served through the file system while the node has such opens (<see cref="NodeEntry.CachedUsers"/>).
     /// </summary>
-    private int AcquireBacking(NodeEntry node, int fd)
+    /// <param name="node">The node being opened.</param>
+    /// <param name="fd">The file system's descriptor of the real file.</param>
+    /// <param name="onlyIfInUse">Use the descriptor only to join passthrough opens of the same file (<see cref="OpenResult.PassthroughOnlyIfInUse"/>).</param>
+    private int AcquireBacking(NodeEntry node, int fd, bool onlyIfInUse)
     {
         var file = FileOf(fd);
         lock (node)
         {
             if (node.CachedUsers > 0)
+            {
+                return 0;
+            }
+            if (onlyIfInUse && (node.BackingUsers == 0 || node.BackingFile != file))
             {
                 return 0;
             }
