@@ -64,51 +64,94 @@ internal static class LeaseSetup
 
 /// <summary>
 /// The safe-promotion check (<c>lease.safe-promotion</c>, on by default): a candidate that
-/// followed a primary in this run but never caught up with it (the primary's READY never came)
-/// would become primary with less than the cluster has, so it leaves the lease, for a grace
-/// period after the primary went away, to a candidate that did catch up. After the grace period
-/// it takes the lease anyway: a cluster without a primary is worse than one that lost the
-/// transactions this node had not received.
+/// followed a primary but never caught up with it in that primary's term (its READY never came
+/// on a stream opened during the term) would become primary with less than the cluster has, so
+/// it leaves the lease, for a grace period after the primary went away, to a candidate that did
+/// catch up. After the grace period it takes the lease anyway: a cluster without a primary is
+/// worse than one that lost the transactions this node had not received.
 /// </summary>
 /// <remarks>
-/// <paramref name="caughtUp"/> says whether the node caught up with a primary in this run (the
-/// store is ready). Both methods run on the lease monitor's loop (<see cref="LeaseMonitorOptions.MayPromote"/>,
-/// <see cref="LeaseMonitor.PrimaryChanged"/>), which owns the two fields.
+/// A term is what the lease's holder does between two changes of the holder: the same node
+/// again after the lease had no holder is a new term, whose transactions this node has not
+/// seen however well it followed the term before. Having been primary itself, the node holds
+/// everything it committed and has no primary to wait for. <see cref="OnPrimaryChanged"/> and
+/// <see cref="MayPromoteAsync"/> run on the lease monitor's loop, <see cref="OnCaughtUp"/> on
+/// the replication loop; <c>_lock</c> owns the three fields.
 /// </remarks>
-internal sealed class PromotionGuard(Func<bool> caughtUp, PrimaryInfo self, TimeSpan grace, TimeProvider time, Func<string?>? streamingFrom = null)
+internal sealed class PromotionGuard(PrimaryInfo self, TimeSpan grace, TimeProvider time, Func<string?>? streamingFrom = null)
 {
+    private readonly Lock _lock = new();
+
+    /// <summary>The last other node that held the lease since this node was primary; null before any. <c>_lock</c>.</summary>
     private PrimaryInfo? _lastPrimary;
+
+    /// <summary>When <see cref="_lastPrimary"/> gave the lease up, while nobody else holds it. <c>_lock</c>.</summary>
     private DateTimeOffset? _primaryGoneAt;
+
+    /// <summary>Whether READY came from <see cref="_lastPrimary"/> during its current term. <c>_lock</c>.</summary>
+    private bool _caughtUp;
 
     /// <summary>Follows the lease's holder.</summary>
     public void OnPrimaryChanged(PrimaryInfo? primary)
     {
-        if (primary is not null && !self.SameNode(primary))
+        lock (_lock)
         {
+            if (primary is null)
+            {
+                if (_lastPrimary is not null)
+                {
+                    _primaryGoneAt ??= time.GetUtcNow();
+                }
+                return;
+            }
+            if (self.SameNode(primary))
+            {
+                _lastPrimary = null;
+                _primaryGoneAt = null;
+                _caughtUp = false;
+                return;
+            }
+            if (!primary.SameNode(_lastPrimary) || _primaryGoneAt is not null)
+            {
+                // A new term: nothing this node received before covers it.
+                _caughtUp = false;
+            }
             _lastPrimary = primary;
             _primaryGoneAt = null;
         }
-        else if (primary is null && _lastPrimary is not null)
+    }
+
+    /// <summary>The primary at <paramref name="url"/> sent READY: this node holds what it had when the stream began.</summary>
+    public void OnCaughtUp(string url)
+    {
+        lock (_lock)
         {
-            _primaryGoneAt ??= time.GetUtcNow();
+            if (_lastPrimary is { } last && _primaryGoneAt is null && string.Equals(last.AdvertiseUrl, url, StringComparison.Ordinal))
+            {
+                _caughtUp = true;
+            }
         }
     }
 
     /// <summary>Whether this node may take the lease now.</summary>
     public ValueTask<PromotionDecision> MayPromoteAsync(CancellationToken cancellationToken)
     {
-        // The last primary's stream is still open: having lost its lease it sends what it
-        // committed, then END; taking the lease before that would drop those transactions.
-        if (streamingFrom?.Invoke() is { } from && _primaryGoneAt is { } left && time.GetUtcNow() - left < grace)
+        lock (_lock)
         {
-            return ValueTask.FromResult(PromotionDecision.Decline(
-                $"still receiving the last transactions of the last primary{(from.Length > 0 ? ", " + from : "")}; its stream ends first"));
+            var within = _primaryGoneAt is { } gone && time.GetUtcNow() - gone < grace;
+            // The last primary's stream is still open: having lost its lease it sends what it
+            // committed, then END; taking the lease before that would drop those transactions.
+            if (within && streamingFrom?.Invoke() is { } from)
+            {
+                return ValueTask.FromResult(PromotionDecision.Decline(
+                    $"still receiving the last transactions of the last primary{(from.Length > 0 ? ", " + from : "")}; its stream ends first"));
+            }
+            if (within && _lastPrimary is { } last && !_caughtUp)
+            {
+                return ValueTask.FromResult(PromotionDecision.Decline(
+                    $"this node never caught up with the last primary, {last}, in its last term; leaving the lease to a node that did for {GoDuration.Format(grace)}"));
+            }
+            return ValueTask.FromResult(PromotionDecision.Allow);
         }
-        if (_lastPrimary is { } last && !caughtUp() && _primaryGoneAt is { } gone && time.GetUtcNow() - gone < grace)
-        {
-            return ValueTask.FromResult(PromotionDecision.Decline(
-                $"this node never caught up with the last primary, {last}; leaving the lease to a node that did for {GoDuration.Format(grace)}"));
-        }
-        return ValueTask.FromResult(PromotionDecision.Allow);
     }
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.InteropServices;
 using LiteFs.Cli.Config;
 using LiteFs.Cli.Exec;
@@ -111,6 +112,12 @@ internal static partial class MountCommand
         // A lease that moves (Consul, etcd): its backend and the state machine that follows it.
         private ILeaser? _leaser;
         private LeaseMonitor? _monitor;
+
+        /// <summary>The safe-promotion check of a lease that moves (null when switched off); set with <see cref="_monitor"/>.</summary>
+        private PromotionGuard? _guard;
+
+        /// <summary>When this node's current write term began (a Stopwatch timestamp): written by role changes, read at shutdown (Interlocked).</summary>
+        private long _primarySince;
 
         public int Run()
         {
@@ -308,7 +315,7 @@ internal static partial class MountCommand
         private LeaseMonitor NewMonitor(ILeaser leaser)
         {
             var guard = config.Lease.SafePromotion
-                ? new PromotionGuard(() => _store?.IsReady ?? false, leaser.Self, TimeSpan.FromTicks(Math.Max(LeaseSetup.Ttl(config.Lease).Ticks, 3 * config.Lease.ReconnectDelay.Ticks)), TimeProvider.System,
+                ? new PromotionGuard(leaser.Self, TimeSpan.FromTicks(Math.Max(LeaseSetup.Ttl(config.Lease).Ticks, 3 * config.Lease.ReconnectDelay.Ticks)), TimeProvider.System,
                     () => _store?.ConnectedPrimaryHostname)
                 : null;
             var monitor = new LeaseMonitor(leaser, new LeaseMonitorOptions
@@ -326,6 +333,7 @@ internal static partial class MountCommand
             {
                 monitor.PrimaryChanged += guard.OnPrimaryChanged;
             }
+            _guard = guard;
             return monitor;
         }
 
@@ -346,6 +354,7 @@ internal static partial class MountCommand
                 ReconnectDelay = config.Lease.ReconnectDelay,
                 Databases = config.Lease.Databases,
                 OnHandoff = leaseId => _ = TakeOverAsync(monitor, leaseId),
+                OnCaughtUp = _guard is { } guard ? guard.OnCaughtUp : null,
             }, _log);
             store.Role.Changed += OnRoleChanged;
             monitor.PrimaryChanged += OnPrimaryChanged;
@@ -393,6 +402,7 @@ internal static partial class MountCommand
             // The store follows the role itself (lag, readiness, granted HALT locks).
             if (change.Role == Role.Primary && change.CanWrite)
             {
+                Interlocked.Exchange(ref _primarySince, Stopwatch.GetTimestamp());
                 _replica?.Reconnect();
                 stdout.WriteLine($"primary lease acquired, node {store.NodeIdText}, cluster {store.ClusterId}");
             }
@@ -481,7 +491,18 @@ internal static partial class MountCommand
                 try
                 {
                     using var bounded = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-                    if (_server.HandOffToCandidateAsync(bounded.Token).GetAwaiter().GetResult() is { } target)
+                    // Replicas connect to a new primary within a few reconnect delays: one stopped
+                    // sooner waits that long for a candidate's stream, or what it acknowledged in
+                    // its term would be on this node alone once another takes the lease.
+                    var settle = TimeSpan.FromTicks(Math.Max(TimeSpan.FromSeconds(2).Ticks, 3 * config.Lease.ReconnectDelay.Ticks));
+                    var waitUntil = Interlocked.Read(ref _primarySince) + (long)(settle.TotalSeconds * Stopwatch.Frequency);
+                    string? target;
+                    while ((target = _server.HandOffToCandidateAsync(bounded.Token).GetAwaiter().GetResult()) is null
+                        && _store.IsPrimary && Stopwatch.GetTimestamp() < waitUntil)
+                    {
+                        Thread.Sleep(50);
+                    }
+                    if (target is not null)
                     {
                         stdout.WriteLine($"primary lease handed off to node {target}");
                     }

@@ -315,14 +315,24 @@ public sealed partial class Db : IDisposable
     /// The node's descriptor of a file, for the file system to let the kernel read and write it
     /// directly (FUSE passthrough), or -1. Only the WAL, and only while this node may write: its
     /// frames are read back from the file at each commit, so the node never needs to see them
-    /// written. A replica's WAL stays behind the node, which refuses writes to it.
+    /// written. A replica's WAL stays behind the node, which refuses writes to it; except that
+    /// while WAL descriptors given as primary may still be open, a replica offers the descriptor
+    /// to join them (<paramref name="onlyIfInUse"/>): the kernel keeps one I/O mode per file and
+    /// fails any other open with EIO. Writes through them need the WAL write lock, which a node
+    /// that gave them refuses while it may not write (<see cref="Lock"/>).
     /// </summary>
     /// <remarks>The descriptor is a duplicate the caller must close: the node's own may be closed any time.</remarks>
-    public int PassthroughDescriptor(DbFileKind kind)
+    public int PassthroughDescriptor(DbFileKind kind, out bool onlyIfInUse)
     {
+        onlyIfInUse = false;
         // Not under a HALT lock held from the primary: each commit there is forwarded when the
         // WAL write lock is released, and writes after the lock ends must reach the node.
-        if (kind != DbFileKind.Wal || !_host.IsWritable(this) || Halt.Remote is not null)
+        if (kind != DbFileKind.Wal || Halt.Remote is not null)
+        {
+            return -1;
+        }
+        var writable = _host.IsWritable(this);
+        if (!writable && !_passthroughGiven)
         {
             return -1;
         }
@@ -333,7 +343,11 @@ public sealed partial class Db : IDisposable
             {
                 return -1;
             }
-            _passthroughGiven = true;
+            if (writable)
+            {
+                _passthroughGiven = true;
+            }
+            onlyIfInUse = !writable;
             return Posix.Duplicate((int)handle.DangerousGetHandle());
         }
     }

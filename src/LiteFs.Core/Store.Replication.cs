@@ -199,7 +199,18 @@ public sealed partial class Store
             try
             {
                 using var locks = db.AcquireWriteLock(cancellationToken, TimeSpan.FromSeconds(5));
+                if (IsPrimary)
+                {
+                    // Promoted while waiting: the WAL is this primary's own again.
+                    return;
+                }
+                // As before an applied file: pages SQLite dirtied through its SHM mapping are
+                // written back before the node rewrites the header, or the write-back would put
+                // the old header back and SQLite would go on appending to the emptied WAL.
+                Invalidator.InvalidateData(db.Name, DbFileKind.Shm, 0, -1);
+                Invalidator.Flush();
                 db.CheckpointOwnWal();
+                Invalidator.Flush();
             }
             catch (TimeoutException)
             {

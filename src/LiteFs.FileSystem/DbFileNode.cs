@@ -49,8 +49,9 @@ internal sealed class DbFileNode(LiteFsFileSystem fs, string database, EntryKind
         }
         if (_file == DbFileKind.Wal && Fs.PassthroughEnabled)
         {
-            result.PassthroughFd = RequireDb().PassthroughDescriptor(DbFileKind.Wal);
+            result.PassthroughFd = RequireDb().PassthroughDescriptor(DbFileKind.Wal, out var onlyIfInUse);
             result.ClosePassthroughFd = true;
+            result.PassthroughOnlyIfInUse = onlyIfInUse;
         }
         return Errno.Ok;
     }

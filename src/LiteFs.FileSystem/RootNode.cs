@@ -88,8 +88,9 @@ internal sealed class RootNode(LiteFsFileSystem fs)
         result = OpenResult.For((IFileHandle)node, OpenOptions.KeepCache);
         if (kind == EntryKind.Wal && fs.PassthroughEnabled)
         {
-            result.PassthroughFd = db.PassthroughDescriptor(DbFileKind.Wal);
+            result.PassthroughFd = db.PassthroughDescriptor(DbFileKind.Wal, out var onlyIfInUse);
             result.ClosePassthroughFd = true;
+            result.PassthroughOnlyIfInUse = onlyIfInUse;
         }
         return node.GetAttributes(context, null, out attributes);
     }

@@ -50,21 +50,30 @@ internal sealed unsafe partial class FuseSession
     {
         var flags = (OpenOutFlags)result.Options;
         var backingId = 0;
-        if (result.PassthroughFd >= 0 && PassthroughEnabled)
+        var cached = false;
+        if (PassthroughEnabled)
         {
-            backingId = AcquireBacking(node, result.PassthroughFd);
+            backingId = result.PassthroughFd >= 0 ? AcquireBacking(node, result.PassthroughFd, result.PassthroughOnlyIfInUse) : 0;
             if (backingId > 0)
             {
                 // The kernel refuses (EIO at open) any other FOPEN flag beside passthrough, KEEP_CACHE included.
                 flags = (flags & (OpenOutFlags.DirectIo | OpenOutFlags.ParallelDirectWrites | OpenOutFlags.NoFlush)) | OpenOutFlags.Passthrough;
+            }
+            else
+            {
+                lock (node)
+                {
+                    node.CachedUsers++;
+                }
+                cached = true;
             }
         }
         if (result.ClosePassthroughFd && result.PassthroughFd >= 0)
         {
             _ = Libc.Close(result.PassthroughFd);
         }
-        var fh = result.Handle is not null || backingId > 0
-            ? Handles.Add(new HandleEntry(result.Handle, node, backingId > 0))
+        var fh = result.Handle is not null || backingId > 0 || cached
+            ? Handles.Add(new HandleEntry(result.Handle, node, backingId > 0, cached))
             : 0;
         reply.Fh = fh;
         reply.OpenFlags = flags;
@@ -72,14 +81,28 @@ internal sealed unsafe partial class FuseSession
     }
 
     /// <summary>
-    /// The backing id for a passthrough open. The kernel insists that every passthrough open of one
-    /// inode uses the same backing file, so the id is per node and counted by opens.
+    /// The backing id for a passthrough open, or 0 to serve the open through the file system. The
+    /// kernel keeps one I/O mode per inode: every passthrough open of it must use the same backing
+    /// file, none may begin while an open without passthrough is open, and no other may begin
+    /// while a passthrough one is. So the id is per node and counted by opens, and an open is
+    /// served through the file system while the node has such opens (<see cref="NodeEntry.CachedUsers"/>).
     /// </summary>
-    private int AcquireBacking(NodeEntry node, int fd)
+    /// <param name="node">The node being opened.</param>
+    /// <param name="fd">The file system's descriptor of the real file.</param>
+    /// <param name="onlyIfInUse">Use the descriptor only to join passthrough opens of the same file (<see cref="OpenResult.PassthroughOnlyIfInUse"/>).</param>
+    private int AcquireBacking(NodeEntry node, int fd, bool onlyIfInUse)
     {
         var file = FileOf(fd);
         lock (node)
         {
+            if (node.CachedUsers > 0)
+            {
+                return 0;
+            }
+            if (onlyIfInUse && (node.BackingUsers == 0 || node.BackingFile != file))
+            {
+                return 0;
+            }
             if (node.BackingUsers > 0 && node.BackingFile != file)
             {
                 // The node names another file now (the old one was removed and a new one made)
@@ -91,7 +114,7 @@ internal sealed unsafe partial class FuseSession
                 {
                     Monitor.Wait(node, 10);
                 }
-                if (node.BackingUsers > 0)
+                if (node.BackingUsers > 0 || node.CachedUsers > 0)
                 {
                     return 0; // served through the file system instead
                 }
@@ -131,6 +154,14 @@ internal sealed unsafe partial class FuseSession
         return Libc.Statx(fd, &empty, Libc.AtEmptyPath, 0x100 /* STATX_INO */, &buffer) == 0
             ? (buffer.DevMajor, buffer.DevMinor, buffer.Ino)
             : default;
+    }
+
+    private static void ReleaseCached(NodeEntry node)
+    {
+        lock (node)
+        {
+            node.CachedUsers--;
+        }
     }
 
     private void ReleaseBacking(NodeEntry node)
@@ -211,13 +242,17 @@ internal sealed unsafe partial class FuseSession
         }
         try
         {
-            (entry.Handle as IHandleRelease)?.Release(exchange.Context);
+            (entry.Handle as IHandleRelease ?? (entry.Cached ? entry.Node.Node as IHandleRelease : null))?.Release(exchange.Context);
         }
         finally
         {
             if (entry.Passthrough)
             {
                 session.ReleaseBacking(entry.Node);
+            }
+            else if (entry.Cached)
+            {
+                ReleaseCached(entry.Node);
             }
         }
         return Errno.Ok;

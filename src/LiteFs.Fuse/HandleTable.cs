@@ -1,7 +1,8 @@
 namespace LiteFs.Fuse;
 
 /// <summary>What a kernel file handle (fh) stands for.</summary>
-internal readonly record struct HandleEntry(IFileHandle? Handle, NodeEntry Node, bool Passthrough);
+/// <remarks><paramref name="Cached"/>: an open counted in <see cref="NodeEntry.CachedUsers"/>.</remarks>
+internal readonly record struct HandleEntry(IFileHandle? Handle, NodeEntry Node, bool Passthrough, bool Cached = false);
 
 /// <summary>
 /// Maps kernel file handles to open handles. An fh is (generation &lt;&lt; 32 | slot + 1): slots are

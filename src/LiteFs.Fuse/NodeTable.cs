@@ -29,6 +29,14 @@ internal sealed class NodeEntry
 
     /// <summary>The real file behind <see cref="BackingId"/> (device and inode), guarded like it.</summary>
     public (uint Major, uint Minor, ulong Ino) BackingFile;
+
+    /// <summary>
+    /// Opens answered without passthrough on a mount that has it, until released; guarded like
+    /// <see cref="BackingId"/>. The kernel keeps one I/O mode per inode: while any of these is
+    /// open it fails a passthrough open of the inode with EIO, and while a passthrough open is
+    /// open it fails any other.
+    /// </summary>
+    public int CachedUsers;
 }
 
 /// <summary>

@@ -58,6 +58,14 @@ public struct OpenResult
     /// </summary>
     public bool ClosePassthroughFd { get; set; }
 
+    /// <summary>
+    /// <see cref="PassthroughFd"/> is offered only to keep the kernel's one I/O mode per inode:
+    /// it is used when other opens of this node are in passthrough on that same file (the kernel
+    /// fails any open of the inode that is not, with EIO), and otherwise the open is served
+    /// through the file system.
+    /// </summary>
+    public bool PassthroughOnlyIfInUse { get; set; }
+
     /// <summary>A result with <paramref name="handle"/> and no passthrough.</summary>
     public static OpenResult For(IFileHandle? handle, OpenOptions options = OpenOptions.None) =>
         new() { Handle = handle, Options = options, PassthroughFd = -1 };

@@ -124,6 +124,56 @@ public sealed class MountTests : IDisposable
         Assert.Equal(data.Length, second.Length);
     }
 
+    [Fact]
+    public void Passthrough_AskedWhileOpensWithoutItAreOpen_ServedThroughTheFileSystem()
+    {
+        // A LiteFS node that was a replica (its WAL opened without passthrough) and is now primary.
+        var options = new LoopbackOptions { Passthrough = false };
+        using var fileSystem = new LoopbackFileSystem(_source, options);
+        using var mount = MountLoopback(fileSystem, new MountOptions { Passthrough = true });
+        Assert.True(mount.PassthroughEnabled, "this kernel (6.9+, CONFIG_FUSE_PASSTHROUGH) should allow passthrough as root");
+        var path = Path.Combine(_mountPoint, "mode.bin");
+        File.WriteAllBytes(path, [1, 2, 3]);
+
+        using (var cached = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite))
+        {
+            options.Passthrough = true;
+            // The kernel fails a passthrough open of an inode with cached opens (EIO).
+            using var second = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite);
+            second.Write([4, 5, 6]);
+            second.Flush();
+            var buffer = new byte[3];
+            cached.ReadExactly(buffer);
+            Assert.Equal([4, 5, 6], buffer);
+        }
+        Assert.Equal([4, 5, 6], File.ReadAllBytes(Path.Combine(_source, "mode.bin")));
+    }
+
+    [Fact]
+    public void Passthrough_OfferedOnlyIfInUse_JoinsPassthroughOpensOfTheSameFile()
+    {
+        // A LiteFS node that was primary (its WAL in passthrough) and is now a replica.
+        var options = new LoopbackOptions { Passthrough = true };
+        using var fileSystem = new LoopbackFileSystem(_source, options);
+        using var mount = MountLoopback(fileSystem, new MountOptions { Passthrough = true });
+        Assert.True(mount.PassthroughEnabled, "this kernel (6.9+, CONFIG_FUSE_PASSTHROUGH) should allow passthrough as root");
+        var path = Path.Combine(_mountPoint, "join.bin");
+        File.WriteAllBytes(path, [7, 8, 9]);
+
+        using (var passthrough = File.OpenRead(path))
+        {
+            options.Passthrough = false;
+            options.PassthroughOnlyIfInUse = true;
+            // The kernel fails any open of an inode in passthrough that is not (EIO).
+            using var second = File.OpenRead(path);
+            var buffer = new byte[3];
+            second.ReadExactly(buffer);
+            Assert.Equal([7, 8, 9], buffer);
+        }
+        // With none in passthrough, the offer is not taken: served through the file system.
+        Assert.Equal([7, 8, 9], File.ReadAllBytes(path));
+    }
+
     [Theory]
     [InlineData(15)]
     [InlineData(2)]

@@ -139,11 +139,13 @@ public sealed class LeaseFailoverTests(ITestOutputHelper output)
     /// etcd. Afterwards no acknowledged write is lost, the nodes are byte-identical and
     /// <c>integrity_check</c> is ok.
     /// </summary>
-    [Fact(Skip = "Intermittent: a restarted node sometimes cannot open the database for 10 s (SQLite 'unable to open database file') after a chaos round; run it on its own to investigate")]
+    [Theory(Skip = "Intermittent (about 1 run in 10 per lease service): a replica that was primary sometimes ends with a database file shorter than the primary's at the same position (its own frames still in its WAL); run it on its own to investigate")]
+    [InlineData(LeaseBackend.Etcd)]
+    [InlineData(LeaseBackend.Consul)]
     [Trait("Duration", "Long")]
-    public void Chaos_RandomKillsCutsHandoffsAndPromotions_NothingLost_NodesIdentical()
+    public void Chaos_RandomKillsCutsHandoffsAndPromotions_NothingLost_NodesIdentical(LeaseBackend backend)
     {
-        using var cluster = new LeaseCluster(LeaseBackend.Etcd);
+        using var cluster = new LeaseCluster(backend);
         var (_, writer) = Begin(cluster);
         var random = new Random(14);
         var budget = Stopwatch.StartNew();
@@ -241,10 +243,15 @@ public sealed class LeaseFailoverTests(ITestOutputHelper output)
             var (code, stdout, stderr) = LiteFsCommand.Run("promote", "-url", target.Url);
             if (code == 0)
             {
-                Assert.Contains("is now primary", stdout, StringComparison.Ordinal);
+                // "already primary" when an earlier attempt's handoff went through after it failed.
+                Assert.True(stdout.Contains("is now primary", StringComparison.Ordinal) || stdout.Contains("is already primary", StringComparison.Ordinal), stdout);
                 return;
             }
-            if (!stderr.Contains("target node is not currently connected", StringComparison.Ordinal) || DateTime.UtcNow >= until)
+            // Asked again while the primary does not see the target yet, or while the lease moves
+            // (the node the target asked has just lost it).
+            var transient = stderr.Contains("target node is not currently connected", StringComparison.Ordinal)
+                || stderr.Contains("node is not currently primary", StringComparison.Ordinal);
+            if (!transient || DateTime.UtcNow >= until)
             {
                 cluster.Fail($"litefs promote -url {target.Url} exited {code}: {stdout} {stderr}");
             }

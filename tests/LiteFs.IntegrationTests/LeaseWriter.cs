@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using LiteFs.TestKit;
 using Microsoft.Data.Sqlite;
 
 namespace LiteFs.IntegrationTests;
@@ -27,8 +28,10 @@ public sealed class LeaseWriter : IDisposable
     private readonly string _database;
     private readonly Thread _thread;
 
-    // Owned by the writer's thread.
-    private readonly Dictionary<ClusterNode, SqliteConnection> _connections = [];
+    // Owned by the writer's thread: each node's connection, with the node's process it was opened
+    // under (one opened before the node was killed is on a mount that is gone, where SQLite spins
+    // on its locks for 10 s before it reports SQLITE_PROTOCOL).
+    private readonly Dictionary<ClusterNode, (SqliteConnection Connection, ChildProcess Process)> _connections = [];
     private long _next = 1;
     private long _round;
 
@@ -128,7 +131,7 @@ public sealed class LeaseWriter : IDisposable
         if (lost.Count > 0)
         {
             _cluster.Fail($"{lost.Count} acknowledged row(s) missing on {node.Name}: " +
-                string.Join(", ", lost.Take(10).Select(c => $"{c.Id} (acknowledged by {c.Node})")));
+                string.Join(", ", lost.Take(10).Select(c => $"{c.Id} (acknowledged by {c.Node}, round {c.Round}, {Stopwatch.GetElapsedTime(c.Acknowledged).TotalSeconds:0.0} s ago)")));
         }
     }
 
@@ -175,8 +178,20 @@ public sealed class LeaseWriter : IDisposable
                 Thread.Sleep(2);
                 continue;
             }
+            List<ClusterNode> running;
+            try
+            {
+                running = [.. _cluster.Nodes.Where(n => n.IsRunning)];
+            }
+            catch (InvalidOperationException)
+            {
+                // A node's process is being replaced by a restart on the test's thread (its old
+                // process object disposed): look again. Unhandled here it would end the test host.
+                Thread.Sleep(2);
+                continue;
+            }
             _round++;
-            foreach (var node in _cluster.Nodes.Where(n => n.IsRunning).ToList())
+            foreach (var node in running)
             {
                 if (_stop || _paused)
                 {
@@ -186,7 +201,7 @@ public sealed class LeaseWriter : IDisposable
             }
             Thread.Sleep(2);
         }
-        foreach (var connection in _connections.Values)
+        foreach (var (connection, _) in _connections.Values)
         {
             connection.Dispose();
         }
@@ -198,13 +213,20 @@ public sealed class LeaseWriter : IDisposable
         var started = Stopwatch.GetTimestamp();
         try
         {
-            if (!_connections.TryGetValue(node, out var connection))
+            if (_connections.TryGetValue(node, out var open) && open.Process != node.Process)
             {
-                connection = Sql.Open(node.Path(_database), timeoutSeconds: 1);
-                // A replica refuses at once; a primary's own short locks are waited for.
-                Sql.Exec(connection, "PRAGMA busy_timeout = 100");
-                _connections[node] = connection;
+                _connections.Remove(node);
+                open.Connection.Dispose();
             }
+            if (!_connections.TryGetValue(node, out open))
+            {
+                var opened = Sql.Open(node.Path(_database), timeoutSeconds: 1);
+                // A replica refuses at once; a primary's own short locks are waited for.
+                Sql.Exec(opened, "PRAGMA busy_timeout = 100");
+                open = (opened, node.Process);
+                _connections[node] = open;
+            }
+            var connection = open.Connection;
             Random.Shared.NextBytes(payload);
             using var command = connection.CreateCommand();
             command.CommandText = "INSERT INTO t (id, node, v) VALUES ($id, $node, $v)";
@@ -217,7 +239,7 @@ public sealed class LeaseWriter : IDisposable
         {
             if (_connections.Remove(node, out var broken))
             {
-                broken.Dispose();
+                broken.Connection.Dispose();
             }
             NoteIfSlow(node, started, ex.Message);
             return false;

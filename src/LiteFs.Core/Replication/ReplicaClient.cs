@@ -25,6 +25,12 @@ public sealed record ReplicaOptions
     /// the loop then reconnects at once. Null ignores the lease ID.
     /// </summary>
     public Action<string>? OnHandoff { get; init; }
+
+    /// <summary>
+    /// Called on the loop's thread with the primary's URL each time its READY frame arrives: this
+    /// replica holds every transaction that primary had when the stream began. Null ignores it.
+    /// </summary>
+    public Action<string>? OnCaughtUp { get; init; }
 }
 
 /// <summary>
@@ -214,6 +220,7 @@ public sealed partial class ReplicaClient : IDisposable
                         break;
                     case StreamFrameType.Ready:
                         _failures = 0;
+                        _options.OnCaughtUp?.Invoke(url);
                         if (!_store.IsReady)
                         {
                             LogReady();

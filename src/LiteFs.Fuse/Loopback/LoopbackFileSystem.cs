@@ -54,6 +54,12 @@ public sealed class LoopbackOptions
     public bool Passthrough { get; set; }
 
     /// <summary>
+    /// With <see cref="Passthrough"/> off: still offer each opened file's descriptor, but only to
+    /// join opens of it the kernel already serves in passthrough (<see cref="OpenResult.PassthroughOnlyIfInUse"/>).
+    /// </summary>
+    public bool PassthroughOnlyIfInUse { get; set; }
+
+    /// <summary>
     /// Keep the page cache across opens (FOPEN_KEEP_CACHE). Right when the source directory only
     /// changes through the mount. Default true.
     /// </summary>

@@ -119,7 +119,8 @@ internal sealed unsafe partial class LoopbackNode :
     {
         Handle = new LoopbackFile(this, fd),
         Options = _fileSystem.Options.KeepCache ? OpenOptions.KeepCache : OpenOptions.None,
-        PassthroughFd = _fileSystem.Options.Passthrough ? fd : -1,
+        PassthroughFd = _fileSystem.Options.Passthrough || _fileSystem.Options.PassthroughOnlyIfInUse ? fd : -1,
+        PassthroughOnlyIfInUse = !_fileSystem.Options.Passthrough,
     };
 
     public Errno Create(FuseContext context, FileName name, int flags, uint mode, uint umask,
