@@ -126,8 +126,10 @@ public sealed class LeaseWriter : IDisposable
     /// <summary>Every acknowledged row must be in the database as <paramref name="node"/> shows it.</summary>
     public void AssertNoneLost(ClusterNode node)
     {
+        // The commits first: one acknowledged after the rows were read is not missing.
+        var commits = Commits;
         var present = ReadIds(node);
-        var lost = Commits.Where(c => !present.Contains(c.Id)).ToList();
+        var lost = commits.Where(c => !present.Contains(c.Id)).ToList();
         if (lost.Count > 0)
         {
             _cluster.Fail($"{lost.Count} acknowledged row(s) missing on {node.Name}: " +

@@ -33,22 +33,10 @@ public class ReplicaReadAtomicityTests
     [InlineData("WAL")]
     public void ReaderProcesses_DuringManyMultiPageTransactions_NeverSeeHalfOfOne(string journalMode)
     {
-        using var cluster = Start(journalMode);
         // One sqlite3 process per reader, its connection open for the whole run: a reader with an
         // open connection must see each transaction whole on its next read transaction.
-        var readers = new List<IReplicaReader>();
-        try
-        {
-            for (var i = 0; i < Readers; i++)
-            {
-                readers.Add(new ProcessReader(cluster.Replicas[0].Path(Db)));
-            }
-            Run(cluster, readers);
-        }
-        finally
-        {
-            readers.ForEach(r => r.Dispose());
-        }
+        using var cluster = Start(journalMode);
+        RunWith(cluster, path => new ProcessReader(path));
     }
 
     /// <summary>
@@ -63,12 +51,18 @@ public class ReplicaReadAtomicityTests
     public void ReaderThreadsOfOneProcess_WalReplica_ApplyKeepsUpAndNoneSeesHalfATransaction()
     {
         using var cluster = Start("WAL");
+        RunWith(cluster, path => new ConnectionReader(path));
+    }
+
+    /// <summary>Runs the writer against <see cref="Readers"/> readers opened on the replica; disposes them whatever happens.</summary>
+    private static void RunWith(Cluster cluster, Func<string, IReplicaReader> open)
+    {
         var readers = new List<IReplicaReader>();
         try
         {
             for (var i = 0; i < Readers; i++)
             {
-                readers.Add(new ConnectionReader(cluster.Replicas[0].Path(Db)));
+                readers.Add(open(cluster.Replicas[0].Path(Db)));
             }
             Run(cluster, readers);
         }
