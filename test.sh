@@ -49,7 +49,7 @@ run_tests() {
 if [ "$status" -eq 0 ]; then
   run_tests LiteFs.slnx "$@"
   # Again through the release executable: every test that runs litefs as a process, except the
-  # long randomized fault runs (trait Duration=Long: the soak and chaos tests), which exercise
+  # long randomized fault runs (trait Duration=Long: the soak, chaos and replica-read tests), which exercise
   # the same code paths as the first pass and would double the run's length.
   for project in tests/LiteFs.IntegrationTests tests/LiteFs.Cli.Tests; do
     LITEFS_BIN="$PWD/dist/litefs-linux-x64" run_tests "$project" --no-build --filter "Duration!=Long" "$@"

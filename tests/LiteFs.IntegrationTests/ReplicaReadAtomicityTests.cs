@@ -16,6 +16,7 @@ namespace LiteFs.IntegrationTests;
 /// the writer's last transaction reaches the replica while they read.
 /// </summary>
 [Collection("cluster")]
+[Trait("Duration", "Long")]
 public class ReplicaReadAtomicityTests
 {
     private const string Db = "bank.db";
