@@ -12,12 +12,9 @@ public sealed partial class Db
     /// </summary>
     public void PrepareForHalt()
     {
-        // Pages SQLite dirtied through its SHM mapping are written back before the checkpoint
-        // rewrites the header, or the write-back would put the old header back over it (and
-        // SQLite would append to the emptied WAL behind it); not under the monitor, since the
-        // kernel's write-back is answered by request threads that may need it.
-        _host.Invalidator.InvalidateData(Name, DbFileKind.Shm, 0, -1);
-        _host.Invalidator.Flush();
+        // The checkpoint rewrites the SHM header: SQLite's stale copy must not come back over it
+        // (SQLite would append to the emptied WAL behind it).
+        SyncShmWithKernel();
         using (EnterSync())
         {
             RollbackJournal();

@@ -90,12 +90,7 @@ public sealed partial class Db
     /// </summary>
     private void HoldOffShmReaders()
     {
-        // Pages SQLite dirtied through its mapping are written back first (they would restore
-        // the old header afterwards), and after the change the cached pages are dropped so that
-        // every mapping reads the new header; neither under the monitor, since the kernel's
-        // write-back is answered by request threads that may need it.
-        _host.Invalidator.InvalidateData(Name, DbFileKind.Shm, 0, -1);
-        _host.Invalidator.Flush();
+        SyncShmWithKernel();
         using (EnterSync())
         {
             if (Handle(DbFileKind.Shm, create: false) is not { } shm)
@@ -104,8 +99,7 @@ public sealed partial class Db
             }
             _shm.HoldOffReaders(shm);
         }
-        _host.Invalidator.InvalidateData(Name, DbFileKind.Shm, 0, -1);
-        _host.Invalidator.Flush();
+        SyncShmWithKernel();
     }
 
     /// <summary>

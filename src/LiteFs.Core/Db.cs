@@ -574,6 +574,18 @@ public sealed partial class Db : IDisposable
         _host.Invalidator.InvalidateData(Name, DbFileKind.Shm, 0, -1);
     }
 
+    /// <summary>
+    /// Has the kernel write back the SHM pages SQLite dirtied through its mapping and drop its
+    /// cached ones, and waits until it did: before the node changes the header (or the write-back
+    /// would put the old header back over it) and after (so every mapping reads the new one).
+    /// Never under the monitor: the kernel's write-back is answered by request threads that may need it.
+    /// </summary>
+    internal void SyncShmWithKernel()
+    {
+        _host.Invalidator.InvalidateData(Name, DbFileKind.Shm, 0, -1);
+        _host.Invalidator.Flush();
+    }
+
     private uint LockPgno => LtxLayout.LockPageNumber(PageSize);
 
     private SafeFileHandle RequireHandle(DbFileKind kind, bool create = false) =>

@@ -251,8 +251,7 @@ internal sealed class ReplicaApplier(Db db, IDbHost host, Microsoft.Extensions.L
     /// </summary>
     private void ApplyReceived(Action apply)
     {
-        _host.Invalidator.InvalidateData(_db.Name, DbFileKind.Shm, 0, -1);
-        _host.Invalidator.Flush();
+        _db.SyncShmWithKernel();
         // A former primary's own frames go into the database first.
         _db.CheckpointOwnWal();
         apply();

@@ -207,8 +207,7 @@ public sealed partial class Store
                 // As before an applied file: pages SQLite dirtied through its SHM mapping are
                 // written back before the node rewrites the header, or the write-back would put
                 // the old header back and SQLite would go on appending to the emptied WAL.
-                Invalidator.InvalidateData(db.Name, DbFileKind.Shm, 0, -1);
-                Invalidator.Flush();
+                db.SyncShmWithKernel();
                 db.CheckpointOwnWal();
                 Invalidator.Flush();
             }
