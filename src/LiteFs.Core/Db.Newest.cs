@@ -80,6 +80,11 @@ public sealed partial class Db
             // The node recorded which file it was applying: the pages need not be read.
             (true, var min, var max) when min == header.MinTxId && max == header.MaxTxId
                 => (NewestComparison.InterruptedApply, "the node was stopped while writing its pages"),
+            // A replica stores a received file before its apply begins: killed in between, the
+            // marker is still zero and the database is exactly the state before the file.
+            (true, { Value: 0 }, _) when HasPages && !header.IsSnapshot && header.Commit > 0 && header.PageSize == PageSize
+                && _checksums.Compute(PageCount, PageSize) == header.PreApplyChecksum
+                => (NewestComparison.InterruptedApply, "the file was stored and its apply had not begun"),
             (true, { Value: 0 }, _) when HasPages && header.Commit > 0 && header.PageSize == PageSize
                 => (NewestComparison.Newer, "no apply was in progress when the node stopped, and the database is not what the file leaves"),
             _ => CompareWithNewestPages(path, header, trailer),

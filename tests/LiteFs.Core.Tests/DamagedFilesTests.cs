@@ -367,6 +367,25 @@ public sealed class DamagedFilesTests : IDisposable
         _log.AssertLogged("no apply was in progress when the node stopped");
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Open_NewestFileStoredBeforeItsApplyBegan_IsApplied(bool primary)
+    {
+        // A replica renames a received file into place, then applies it: killed in between, the
+        // marker is zero and the database is the state before the file, not past it.
+        Seed(state: 4, last: 5);
+        WriteApplyMarker(0, 0);
+        using (var store = NewStore(primary))
+        {
+            store.Open();
+            Assert.Equal(Txid5Pos, store.Find(Name)!.Pos.ToString());
+        }
+        Assert.Equal(File.ReadAllBytes(Golden("states", "txid-5.database")), File.ReadAllBytes(DbFile));
+        _log.AssertLogged("the file was stored and its apply had not begun");
+        Assert.Equal(new byte[16], File.ReadAllBytes(Path.Combine(DbDir, "applying")));
+    }
+
     [Fact]
     public void ApplyLtxFile_LeavesTheMarkerAtZero()
     {
