@@ -179,30 +179,39 @@ public sealed partial class Store
     }
 
     /// <summary>
-    /// On a replica, before it follows a primary: a database whose WAL still holds this node's own
-    /// frames (it was primary) has them checkpointed into its database file under the internal
-    /// write lock, so its files are what a replica's are. One whose readers keep the lock longer
-    /// than a few seconds is left for the next file applied to it.
+    /// On a replica, before it follows a primary and then between files until it is done: a
+    /// database whose WAL still holds this node's own frames (it was primary) has them
+    /// checkpointed into its database file under the internal write lock, so its files are what
+    /// a replica's are (and a later snapshot never lies under old frames). One whose readers keep
+    /// the lock longer than <paramref name="patience"/> is left for the next attempt, or the next
+    /// file applied to it. Returns false when any was left.
     /// </summary>
-    public void CheckpointOwnWals(CancellationToken cancellationToken)
+    public bool CheckpointOwnWals(CancellationToken cancellationToken, TimeSpan patience)
     {
         if (IsPrimary)
         {
-            return;
+            return true;
         }
+        var done = true;
         foreach (var db in Databases)
         {
             if (db.Size(DbFileKind.Wal) <= Sqlite.WalHeader.Size)
             {
                 continue;
             }
+            if (db.Halt.Remote is not null)
+            {
+                // Written under the primary's HALT lock: its frames are forwarded, and go into
+                // the database file with the first file applied after them.
+                continue;
+            }
             try
             {
-                using var locks = db.AcquireWriteLock(cancellationToken, TimeSpan.FromSeconds(5));
+                using var locks = db.AcquireWriteLock(cancellationToken, patience);
                 if (IsPrimary)
                 {
                     // Promoted while waiting: the WAL is this primary's own again.
-                    return;
+                    return true;
                 }
                 // As before an applied file: pages SQLite dirtied through its SHM mapping are
                 // written back before the node rewrites the header, or the write-back would put
@@ -213,8 +222,10 @@ public sealed partial class Store
             }
             catch (TimeoutException)
             {
+                done = false;
             }
         }
+        return done;
     }
 
     /// <summary>

@@ -33,6 +33,17 @@ public class LockTests
         l.Unlock(9);
         Assert.True(l.TryShared(2));
 
+        // Nor does anyone take it exclusively while it is waited for (SQLite moves a read mark,
+        // and takes the WAL write lock, exclusively): it goes to the waiter once free.
+        Assert.False(l.TryExclusiveOrWait(9));
+        l.Unlock(2);
+        Assert.False(l.TryExclusive(5));
+        Assert.True(l.TryExclusiveOrWait(9));
+        l.Unlock(9);
+        Assert.True(l.TryExclusive(5));
+        l.Unlock(5);
+        Assert.True(l.TryShared(2));
+
         // A waiter that gives up (unlocks without getting it) lets readers in again.
         Assert.False(l.TryExclusiveOrWait(9));
         Assert.False(l.TryShared(3));

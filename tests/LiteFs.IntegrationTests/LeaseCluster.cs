@@ -109,6 +109,16 @@ public sealed class LeaseCluster : IDisposable
             // Consul's lock-delay holds the key after a session expires; short, so failover is TTL-bound.
             yaml.Append("    lock-delay: \"10ms\"\n");
         }
+        if (Environment.GetEnvironmentVariable("LITEFS_KEEP_FAILED") is { Length: > 0 })
+        {
+            // Kept for investigation: when each line was written (and with LITEFS_NODE_DEBUG the
+            // replicas' frames, which slows them a little).
+            yaml.Append("log:\n  timestamp: true\n");
+            if (Environment.GetEnvironmentVariable("LITEFS_NODE_DEBUG") is { Length: > 0 })
+            {
+                yaml.Append("  debug: true\n");
+            }
+        }
         return yaml.ToString();
     }
 
@@ -199,6 +209,7 @@ public sealed class LeaseCluster : IDisposable
             }
         }
         var pos = WaitConverged(name);
+        WaitOwnWalsCheckpointed(primary, name);
         foreach (var node in Running)
         {
             var check = Run(node, name, "PRAGMA integrity_check;");
@@ -209,6 +220,28 @@ public sealed class LeaseCluster : IDisposable
             if (node != primary && Cluster.FirstDifference(primary.DbFile(name), node.DbFile(name)) is { } difference)
             {
                 Fail($"{node.Name}'s {name} differs from {primary.Name}'s at {pos}: {difference}");
+            }
+        }
+    }
+
+    /// <summary>
+    /// A node that was primary can reach the position with its own transactions still in its WAL
+    /// (the next primary started from them): it checkpoints them once it follows the primary. Each
+    /// replica's WAL holds no frames within <see cref="Patience"/>.
+    /// </summary>
+    private void WaitOwnWalsCheckpointed(ClusterNode primary, string name)
+    {
+        var until = DateTime.UtcNow + Patience;
+        foreach (var node in Running.Where(n => n != primary))
+        {
+            var wal = System.IO.Path.Combine(node.DbDir(name), "wal");
+            while (File.Exists(wal) && new FileInfo(wal).Length > 32)
+            {
+                if (DateTime.UtcNow >= until)
+                {
+                    Fail($"{node.Name}'s WAL still holds frames ({new FileInfo(wal).Length} bytes) {Patience.TotalSeconds} s after it reached the primary's position");
+                }
+                Thread.Sleep(50);
             }
         }
     }
@@ -228,6 +261,17 @@ public sealed class LeaseCluster : IDisposable
     [System.Diagnostics.CodeAnalysis.DoesNotReturn]
     public void Fail(string message)
     {
+        if (Environment.GetEnvironmentVariable("LITEFS_KEEP_FAILED") is { Length: > 0 } keep)
+        {
+            // For investigation: every node's whole output and data directory.
+            var into = System.IO.Path.Combine(keep, $"lease-cluster-{DateTime.UtcNow:HHmmss}");
+            foreach (var node in _nodes)
+            {
+                Directory.CreateDirectory(System.IO.Path.Combine(into, node.Name));
+                File.WriteAllText(System.IO.Path.Combine(into, node.Name, "output.txt"), message + "\n" + node.Describe(int.MaxValue - 1));
+                NodeFixture.CopyTree(node.DataDir, System.IO.Path.Combine(into, node.Name, "data"));
+            }
+        }
         Assert.Fail($"{message}\n{Describe()}");
         throw new InvalidOperationException("unreachable");
     }

@@ -20,8 +20,9 @@ internal sealed class RwLock(string name)
     private bool _exclusive;
 
     /// <summary>
-    /// An owner waiting to take the lock exclusively (0: none): no other owner gets it shared
-    /// meanwhile, so the holders drain rather than hand the lock on among themselves.
+    /// An owner waiting to take the lock exclusively (0: none): no other owner gets it meanwhile,
+    /// shared or exclusively, so the holders drain rather than hand the lock on among themselves
+    /// (SQLite takes a read mark exclusively to move it, and the WAL write lock only so).
     /// </summary>
     private ulong _waitingOwner;
 
@@ -64,7 +65,7 @@ internal sealed class RwLock(string name)
 
     public bool TryExclusive(ulong owner)
     {
-        if (!CanExclusive(owner))
+        if (!CanExclusive(owner) || (_waitingOwner != 0 && _waitingOwner != owner && !(_exclusive && _exclusiveOwner == owner)))
         {
             return false;
         }

@@ -44,6 +44,9 @@ public sealed partial class ReplicaClient : IDisposable
     /// <summary>Attempts failing in a row before the replica reports itself unhealthy (<see cref="Store.IsHealthy"/>).</summary>
     public const int UnhealthyAfter = 3;
 
+    /// <summary>How long a former primary waits for its readers to checkpoint its own WAL frames before it follows the primary anyway.</summary>
+    private static readonly TimeSpan OwnWalPatience = TimeSpan.FromSeconds(5);
+
     private readonly Store _store;
     private readonly IPrimaryClient _client;
     private readonly ReplicaOptions _options;
@@ -58,6 +61,9 @@ public sealed partial class ReplicaClient : IDisposable
 
     /// <summary>Attempts in a row that failed before the primary's READY arrived. Loop thread.</summary>
     private int _failures;
+
+    /// <summary>A former primary's own WAL frames were left in place (readers held the lock): tried again at each heartbeat. Loop thread.</summary>
+    private bool _ownWalsLeft;
 
     /// <summary>Creates the loop; nothing happens until <see cref="Start"/>.</summary>
     public ReplicaClient(Store store, IPrimaryClient client, ReplicaOptions? options = null, ILoggerFactory? loggerFactory = null)
@@ -167,7 +173,7 @@ public sealed partial class ReplicaClient : IDisposable
     private bool FollowOnce(string url, CancellationToken token)
     {
         // A former primary's own WAL frames go into its database files first (upstream's recovery between streams).
-        _store.CheckpointOwnWals(token);
+        _ownWalsLeft = !_store.CheckpointOwnWals(token, OwnWalPatience);
         var positions = _store.Positions();
         if (_options.Databases.Count > 0)
         {
@@ -207,11 +213,20 @@ public sealed partial class ReplicaClient : IDisposable
             while (reader.Read() is { } frame)
             {
                 Touch();
+                if (frame.Type != StreamFrameType.Ltx)
+                {
+                    LogFrame(frame.Type);
+                }
                 switch (frame.Type)
                 {
                     case StreamFrameType.Ltx:
                         var db = _store.GetOrCreate(frame.Name);
+                        var received = _store.Time.GetTimestamp();
                         var header = db.ReceiveLtx(reader.Payload!, token);
+                        if (header is { } applied && _logger.IsEnabled(LogLevel.Debug))
+                        {
+                            LogApplied(frame.Name, LtxFileName.Format(applied.MinTxId, applied.MaxTxId), _store.Time.GetElapsedTime(received).TotalMilliseconds);
+                        }
                         Interlocked.Exchange(ref _unsynced, 1);
                         if (header is { } h && _store.IsReady)
                         {
@@ -234,6 +249,12 @@ public sealed partial class ReplicaClient : IDisposable
                         break;
                     case StreamFrameType.Heartbeat:
                         _store.PrimaryTimestamp = frame.Timestamp;
+                        if (_ownWalsLeft)
+                        {
+                            // One attempt, without waiting: readers are neither held off nor
+                            // kept waiting, and the stream goes on at once.
+                            _ownWalsLeft = !_store.CheckpointOwnWals(token, TimeSpan.Zero);
+                        }
                         break;
                     case StreamFrameType.End:
                         LogEnd(url);
@@ -359,6 +380,12 @@ public sealed partial class ReplicaClient : IDisposable
 
     [LoggerMessage(210, LogLevel.Error, "replica unhealthy: {Reason}; its databases may fall behind the primary until it catches up")]
     private partial void LogUnhealthy(string reason);
+
+    [LoggerMessage(212, LogLevel.Debug, "{Name}: {File} received and applied in {Milliseconds:0.0} ms")]
+    private partial void LogApplied(string name, string file, double milliseconds);
+
+    [LoggerMessage(213, LogLevel.Debug, "{Type} frame from the primary")]
+    private partial void LogFrame(StreamFrameType type);
 
     [LoggerMessage(211, LogLevel.Information, "caught up with the primary {Url} again: replica healthy again")]
     private partial void LogHealthy(string url);
