@@ -15,6 +15,9 @@ public sealed partial class Db
     /// </summary>
     private static readonly TimeSpan ReaderGrace = TimeSpan.FromMilliseconds(2);
 
+    /// <summary>A wait for the internal write lock this long is logged once, with who holds what.</summary>
+    private static readonly TimeSpan SlowLockReport = TimeSpan.FromSeconds(1);
+
     private static ulong NewInternalOwner() => (ulong)Interlocked.Increment(ref s_nextInternalOwner);
 
     /// <summary>
@@ -22,8 +25,8 @@ public sealed partial class Db
     /// In rollback mode RESERVED, PENDING and SHARED are held exclusively (PENDING first, kept while
     /// waiting, so new readers are held off while the current ones drain). In WAL mode a connection
     /// keeps SHARED for as long as it is open, so SHARED is held shared, and WRITE, CKPT, RECOVER and
-    /// READ0..4 exclusively, each kept once taken while the others are waited for, and none given
-    /// to new readers meanwhile (DMS shared). With <paramref name="holdOffReaders"/> (a caller that
+    /// READ0..4 exclusively: WRITE first with nothing else held, then the others, each kept once
+    /// taken while the others are waited for, and none given to new readers meanwhile (DMS shared). With <paramref name="holdOffReaders"/> (a caller that
     /// rewrites the SHM header before it releases the lock), a WAL read mark that stays in use
     /// past the grace also gets the header made to need recovery, which holds off readers that
     /// share the mark within one process. Waits without limit unless <paramref name="timeout"/> is given.
@@ -49,7 +52,8 @@ public sealed partial class Db
             Locks.ReleaseAll([Locks.Pending], owner);
             return shared;
         }, deadline, cancellationToken, set);
-        // WAL mode has no PENDING byte, so the node makes its own: each lock is kept once taken, and
+        // WAL mode has no PENDING byte, so the node makes its own: WRITE first (as SQLite orders
+        // them), then each of the others kept once taken, and
         // once the node has waited ReaderGrace, a read mark still in use gets no new readers until
         // the node has it. A reader holds its mark for one read transaction, so the marks drain;
         // readers starting meanwhile wait (SQLite retries a read mark for about 10 s). Taking all
@@ -59,11 +63,32 @@ public sealed partial class Db
         var held = new bool[exclusive.Length];
         var heldOff = false;
         var started = Stopwatch.GetTimestamp();
+        var reported = false;
         RetryUntil(() =>
         {
-            var gate = Stopwatch.GetElapsedTime(started) >= ReaderGrace;
+            var waited = Stopwatch.GetElapsedTime(started);
+            var gate = waited >= ReaderGrace;
+            if (!reported && waited >= SlowLockReport)
+            {
+                reported = true;
+                DbLog.WriteLockSlow(_log, Name, waited.TotalMilliseconds, owner, Locks.Describe([.. exclusive, Locks.Dms]));
+            }
+            // WRITE first, holding nothing else meanwhile: SQLite takes WRITE before the other
+            // WAL locks (recovery, and a connection that failed mid-transaction still holds it
+            // while it retries its read locks), so a node holding read marks while it waited
+            // for WRITE would deadlock with it until SQLite gave up after 10 s.
+            if (!held[0])
+            {
+                held[0] = gate
+                    ? Locks.TryExclusiveOrWait(exclusive[0], owner)
+                    : Locks.TryLock([exclusive[0]], owner, LockRequest.Write) == LockResult.Ok;
+                if (!held[0])
+                {
+                    return false;
+                }
+            }
             var all = true;
-            for (var i = 0; i < exclusive.Length; i++)
+            for (var i = 1; i < exclusive.Length; i++)
             {
                 held[i] = held[i] || (gate
                     ? Locks.TryExclusiveOrWait(exclusive[i], owner)

@@ -98,4 +98,7 @@ internal static partial class DbLog
 
     [LoggerMessage(96, LogLevel.Error, "database {Name} is past its newest LTX file {File} ({Why}): a newer LTX file is missing or the database was changed outside the node; recording the database as it is as a new snapshot at TXID {TxId}, never rolling it back (replicas take it whole)")]
     public static partial void DatabasePastHistory(ILogger logger, string name, string file, string why, TxId txId);
+
+    [LoggerMessage(77, LogLevel.Warning, "database {Name}: waiting {Milliseconds:0} ms for SQLite's locks to apply a transaction (internal owner {Owner:X}): {Locks}")]
+    public static partial void WriteLockSlow(ILogger logger, string name, double milliseconds, ulong owner, string locks);
 }

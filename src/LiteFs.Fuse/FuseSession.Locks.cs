@@ -56,6 +56,10 @@ internal sealed partial class FuseSession
         }
         var fileLock = ToFileLock(in request);
         var unique = exchange.Header.Unique;
+        if (_debug)
+        {
+            Log.LockRequest(_logger, unique, fileLock.Type.ToString(), fileLock.Start, fileLock.End, fileLock.Owner);
+        }
         if (!wait)
         {
             var immediate = handle.SetLock(exchange.Context, fileLock, wait: false, CancellationToken.None);

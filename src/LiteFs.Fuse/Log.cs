@@ -41,6 +41,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 411, Level = LogLevel.Information, Message = "{Signal} received; unmounting {MountPoint}")]
     public static partial void SignalReceived(ILogger logger, string signal, string mountPoint);
 
+    [LoggerMessage(EventId = 413, Level = LogLevel.Debug, Message = "   unique={Unique} lock {Type} [{Start}, {End}] owner={Owner:X16}")]
+    public static partial void LockRequest(ILogger logger, ulong unique, string type, ulong start, ulong end, ulong owner);
+
     [LoggerMessage(EventId = 412, Level = LogLevel.Debug, Message = "-> unique={Unique} {Errno} (completed later)")]
     public static partial void DeferredReply(ILogger logger, ulong unique, Errno errno);
 }

@@ -260,6 +260,14 @@ public sealed class ClusterNode : IDisposable
         void Line(string text) => yaml.Append(text).Append('\n');
         Line("fuse:");
         Line($"  dir: \"{MountPoint}\"");
+        if (Environment.GetEnvironmentVariable("LITEFS_FUSE_DEBUG") is { Length: > 0 })
+        {
+            // For investigation: every FUSE request and reply in the node's log, with times.
+            Line("  debug: true");
+            Line("log:");
+            Line("  debug: true");
+            Line("  timestamp: true");
+        }
         Line("data:");
         Line($"  dir: \"{DataDir}\"");
         Line($"  retention-monitor-interval: \"{settings.RetentionMonitorInterval}\"");

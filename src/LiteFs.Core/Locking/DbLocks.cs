@@ -52,6 +52,15 @@ internal sealed class DbLocks
     public RwLock[] Read { get; } = [new("READ0"), new("READ1"), new("READ2"), new("READ3"), new("READ4")];
     public RwLock Dms { get; } = new("DMS");
 
+    /// <summary>The state of <paramref name="locks"/>, for a log line.</summary>
+    public string Describe(IEnumerable<RwLock> locks)
+    {
+        lock (_sync)
+        {
+            return string.Join("; ", locks.Select(l => l.Describe()));
+        }
+    }
+
     /// <summary>The monitor that serialises every lock change of this database.</summary>
     public object Sync => _sync;
 
