@@ -142,7 +142,7 @@ public sealed class LeaseFailoverTests(ITestOutputHelper output)
     /// etcd. Afterwards no acknowledged write is lost, the nodes are byte-identical and
     /// <c>integrity_check</c> is ok.
     /// </summary>
-    [Theory(Skip = "Intermittent (about 1 run in 10 per lease service): a replica that was primary sometimes ends with a database file shorter than the primary's at the same position (its own frames still in its WAL); run it on its own to investigate")]
+    [Theory(Skip = "Intermittent, about 1 run in 15: after a cut from the lease service the demoted primary and the new one both acknowledged writes in two rounds running (seen twice, same rounds), and the test host has crashed twice while nodes its writer has WAL connections on were SIGKILLed (cause not traced); run it on its own with LITEFS_KEEP_FAILED=DIR to investigate")]
     [InlineData(LeaseBackend.Etcd)]
     [InlineData(LeaseBackend.Consul)]
     [Trait("Duration", "Long")]
