@@ -26,10 +26,11 @@ public sealed partial class Db
     /// waiting, so new readers are held off while the current ones drain). In WAL mode a connection
     /// keeps SHARED for as long as it is open, so SHARED is held shared, and WRITE, CKPT, RECOVER and
     /// READ0..4 exclusively: WRITE first with nothing else held, then the others, each kept once
-    /// taken while the others are waited for, and none given to new readers meanwhile (DMS shared). With <paramref name="holdOffReaders"/> (a caller that
-    /// rewrites the SHM header before it releases the lock), a WAL read mark that stays in use
-    /// past the grace also gets the header made to need recovery, which holds off readers that
-    /// share the mark within one process. Waits without limit unless <paramref name="timeout"/> is given.
+    /// taken while the others are waited for, and none given to new readers meanwhile (DMS
+    /// shared). With <paramref name="holdOffReaders"/> (a caller that rewrites the SHM header
+    /// before it releases the lock), a WAL read mark that stays in use past the grace also gets
+    /// the header made to need recovery, which holds off readers that share the mark within one
+    /// process. Waits without limit unless <paramref name="timeout"/> is given.
     /// </summary>
     internal LockSet AcquireWriteLock(CancellationToken cancellationToken, TimeSpan? timeout = null, bool holdOffReaders = false)
     {
@@ -53,9 +54,8 @@ public sealed partial class Db
             return shared;
         }, deadline, cancellationToken, set);
         // WAL mode has no PENDING byte, so the node makes its own: WRITE first (as SQLite orders
-        // them), then each of the others kept once taken, and
-        // once the node has waited ReaderGrace, a read mark still in use gets no new readers until
-        // the node has it. A reader holds its mark for one read transaction, so the marks drain;
+        // them), then each of the others kept once taken, and once the node has waited
+        // ReaderGrace, a read mark still in use gets no new readers until the node has it. A reader holds its mark for one read transaction, so the marks drain;
         // readers starting meanwhile wait (SQLite retries a read mark for about 10 s). Taking all
         // or none would starve behind readers that never pause; gating at once would starve the
         // readers behind a stream of applies (each gate leaves them only the gap to the next).

@@ -96,7 +96,7 @@ internal sealed class RwLock(string name)
         return false;
     }
 
-    /// <summary>Who holds the lock and who waits for it, for a log line ("READ1 shared by 3 owner(s)").</summary>
+    /// <summary>Who holds the lock and who waits for it, for a log line ("READ1 shared by 3,7 (awaited by F1F5…)").</summary>
     public string Describe() =>
         (_exclusive ? $"{Name} exclusive by {_exclusiveOwner:X}" : _shared.Count > 0 ? $"{Name} shared by {string.Join(",", _shared.Select(o => o.ToString("X", System.Globalization.CultureInfo.InvariantCulture)))}" : $"{Name} free")
         + (_waitingOwner != 0 ? $" (awaited by {_waitingOwner:X})" : "");
