@@ -243,8 +243,8 @@ public sealed partial class ReplicaClient : IDisposable
                         _store.MarkReady();
                         if (!_store.IsHealthy)
                         {
-                            _store.ClearReplicationFailure();
                             LogHealthy(url);
+                            _store.ClearReplicationFailure();
                         }
                         break;
                     case StreamFrameType.Heartbeat:
@@ -294,8 +294,9 @@ public sealed partial class ReplicaClient : IDisposable
             return;
         }
         var reason = $"{_failures} attempts in a row to follow {url} failed, the last with: {failure ?? "the stream ended before the primary sent READY"}";
-        _store.ReportReplicationFailure(reason);
+        // The log line first: whoever sees the replica unhealthy finds the reason already logged.
         LogUnhealthy(reason);
+        _store.ReportReplicationFailure(reason);
     }
 
     private void Touch() => Interlocked.Exchange(ref _lastActivity, _store.Time.GetTimestamp());
