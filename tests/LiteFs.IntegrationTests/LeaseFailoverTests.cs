@@ -73,7 +73,8 @@ public sealed class LeaseFailoverTests(ITestOutputHelper output)
             // a loaded machine a timing here would fail for the machine, not the node.
             Assert.True(handoff < LeaseCluster.Ttl, $"handoff on SIGTERM took {handoff.TotalMilliseconds:0} ms, as long as the lease's TTL\n{cluster.Describe()}");
             Assert.True(next.Process.WaitForExit(TimeSpan.FromSeconds(30)) && next.Process.ExitCode == 0, $"{next.Name} did not stop cleanly\n{cluster.Describe()}");
-            Assert.Contains("primary lease handed off to node", next.Process.Stdout, StringComparison.Ordinal);
+            Assert.True(next.Process.Stdout.Contains("primary lease handed off to node", StringComparison.Ordinal),
+                $"{next.Name} stopped without handing its lease off\n{cluster.Describe()}");
             writer.WaitForCommit(Stopwatch.GetTimestamp(), third);
             writer.AssertNoneLost(third);
             Step($"SIGTERM of {next.Name}: {third.Name} primary after {handoff.TotalMilliseconds:0} ms");
