@@ -223,14 +223,17 @@ public sealed partial class ReplicaClient : IDisposable
                         var db = _store.GetOrCreate(frame.Name);
                         var received = _store.Time.GetTimestamp();
                         var header = db.ReceiveLtx(reader.Payload!, token);
-                        if (header is { } applied && _logger.IsEnabled(LogLevel.Debug))
-                        {
-                            LogApplied(frame.Name, LtxFileName.Format(applied.MinTxId, applied.MaxTxId), _store.Time.GetElapsedTime(received).TotalMilliseconds);
-                        }
                         Interlocked.Exchange(ref _unsynced, 1);
-                        if (header is { } h && _store.IsReady)
+                        if (header is { } h)
                         {
-                            _store.PrimaryTimestamp = h.Timestamp;
+                            if (_logger.IsEnabled(LogLevel.Debug))
+                            {
+                                LogApplied(frame.Name, LtxFileName.Format(h.MinTxId, h.MaxTxId), _store.Time.GetElapsedTime(received).TotalMilliseconds);
+                            }
+                            if (_store.IsReady)
+                            {
+                                _store.PrimaryTimestamp = h.Timestamp;
+                            }
                         }
                         break;
                     case StreamFrameType.Ready:
