@@ -129,7 +129,10 @@ public sealed partial class FuseMount : IDisposable
 
     /// <summary>
     /// Asks the kernel to unmount (lazily when files are still open). Returns without waiting;
-    /// <see cref="Completion"/> completes when the connection has ended.
+    /// <see cref="Completion"/> completes when the connection has ended. From this call on, files
+    /// still open can only be closed: any other operation on them fails with ENOTCONN (see
+    /// <see cref="FuseSession.Close"/>: with the mount point detached, paths lead to the directory
+    /// beneath, and a program must not mix files from both).
     /// </summary>
     public void Unmount()
     {
@@ -137,6 +140,7 @@ public sealed partial class FuseMount : IDisposable
         {
             return;
         }
+        _session.Close();
         try
         {
             UnmountPath(MountPoint, UsedFusermount, _options, _logger);

@@ -118,6 +118,10 @@ internal sealed unsafe partial class FuseSession
         {
             errno = Errno.EIO;
         }
+        else if (_closing && !EndsSomething(opcode, ref exchange))
+        {
+            errno = Errno.ENOTCONN;
+        }
         else if ((uint)opcode < (uint)Handlers.Length && Handlers[(int)opcode] != null)
         {
             try
@@ -144,6 +148,15 @@ internal sealed unsafe partial class FuseSession
             _initialized.TrySetResult();
         }
     }
+
+    /// <summary>The requests still served once the session is closing (<see cref="Close"/>).</summary>
+    private static bool EndsSomething(Opcode opcode, ref Exchange exchange) => opcode switch
+    {
+        Opcode.Forget or Opcode.BatchForget or Opcode.Release or Opcode.ReleaseDir or Opcode.Flush
+            or Opcode.Interrupt or Opcode.Destroy => true,
+        Opcode.SetLk or Opcode.SetLkW => exchange.Args.Length >= sizeof(LkIn) && (LockType)exchange.Arg<LkIn>().Lk.Type == LockType.Unlock,
+        _ => false,
+    };
 
     /// <summary>The one place an unexpected exception from file system code becomes an errno.</summary>
     private Errno MapException(Exception exception, Opcode opcode, ulong unique, ulong nodeId)

@@ -28,6 +28,9 @@ internal sealed unsafe partial class FuseSession
     private int _liveReaders;
     private volatile bool _ready;
 
+    // Set once by Close (the unmount); read by every request thread.
+    private volatile bool _closing;
+
     public FuseSession(int fd, INode root, MountOptions options, bool privileged)
     {
         _fd = fd;
@@ -219,4 +222,16 @@ internal sealed unsafe partial class FuseSession
             return buffer;
         }
     }
+
+    /// <summary>
+    /// From now on, requests on files still open fail with ENOTCONN, as they would once the
+    /// server has gone, except those that end something: forget, release, flush, an unlock,
+    /// interrupt, destroy. Called as the mount is taken down: once its mount point no longer leads
+    /// here, a program that opened one file before could reach the files beside it by path in the
+    /// directory beneath (a database here, its -wal there) and mix the two.
+    /// </summary>
+    public void Close() => _closing = true;
+
+    /// <summary>Whether <see cref="Close"/> was called.</summary>
+    public bool IsClosing => _closing;
 }

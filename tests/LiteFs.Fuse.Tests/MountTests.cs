@@ -104,6 +104,32 @@ public sealed class MountTests : IDisposable
         await mount.Completion.WaitAsync(TimeSpan.FromSeconds(30));
     }
 
+    /// <summary>
+    /// Unmounted with a file still open: the mount point leads to the directory beneath at once,
+    /// and the open file can only be closed (a write, a sync, a lock fail as if the server had
+    /// gone), so a program cannot go on with one file here and another, by path, there.
+    /// </summary>
+    [Fact]
+    public async Task Unmount_FileStillOpen_CanOnlyBeClosed_ThenTheMountCompletes()
+    {
+        using var fileSystem = new LoopbackFileSystem(_source);
+        using var mount = MountLoopback(fileSystem);
+        var path = Path.Combine(_mountPoint, "hello.txt");
+        using (var open = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite))
+        {
+            RandomAccess.Write(open, "J"u8, 0);
+
+            mount.Unmount();
+            Assert.False(Mounts.IsMounted(_mountPoint));
+            Assert.False(File.Exists(path));
+            var write = Assert.ThrowsAny<IOException>(() => RandomAccess.Write(open, "Y"u8, 1));
+            Assert.Contains("not connected", write.Message, StringComparison.OrdinalIgnoreCase);
+            Assert.False(mount.Completion.IsCompleted);
+        }
+        await mount.Completion.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal("Jello", File.ReadAllText(Path.Combine(_source, "hello.txt")));
+    }
+
     [Fact]
     public void Passthrough_ServesReadsAndWritesFromTheBackingFile()
     {
