@@ -60,7 +60,14 @@ internal sealed class ShmHeaderWriter
         try
         {
             RandomAccess.Write(shm, data, 0);
-            RandomAccess.SetLength(shm, ShmLayout.RegionSize);
+            // Extended to a whole region when shorter, never shortened: a connection may have a
+            // later region mapped (a WAL of more than 4062 frames), and a mapping past the end of
+            // the file faults (SIGBUS) in that process. An empty WAL makes the other regions'
+            // hash tables unused, as after SQLite's own restart of the WAL.
+            if (RandomAccess.GetLength(shm) < ShmLayout.RegionSize)
+            {
+                RandomAccess.SetLength(shm, ShmLayout.RegionSize);
+            }
         }
         finally
         {
