@@ -327,6 +327,7 @@ internal static partial class MountCommand
                 LocalClusterId = () => _store!.ClusterId,
                 AdoptClusterId = id => _store!.SetClusterId(id),
                 MayPromote = guard is null ? null : guard.MayPromoteAsync,
+                EmptyNodeJoinsFirst = config.Lease.SafePromotion,
                 RequestHandoff = (primary, ct) => _client!.HandoffAsync(primary.AdvertiseUrl, _store!.NodeId, ct),
             }, TimeProvider.System, _log);
             if (guard is not null)

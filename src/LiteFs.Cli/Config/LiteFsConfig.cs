@@ -311,8 +311,8 @@ internal sealed record LeaseConfig
 
     /// <summary>
     /// <c>safe-promotion</c> (not upstream's): a candidate takes the lease only when it may
-    /// (not while it holds no databases the cluster has, nor behind the primary it last
-    /// followed); false takes it whenever nobody holds it, as upstream does.
+    /// (not while it has no cluster ID though the lease has one, an empty node, nor behind the
+    /// primary it last followed); false takes it whenever nobody holds it, as upstream does.
     /// </summary>
     public bool SafePromotion { get; init; } = true;
 

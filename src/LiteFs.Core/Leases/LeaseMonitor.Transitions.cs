@@ -92,9 +92,13 @@ public sealed partial class LeaseMonitor
             }
             return;
         }
-        if (remoteId is not null && localId is null)
+        // An empty node (no cluster ID yet) in a cluster that has one: with safe promotion it
+        // joins a primary first, whose data it then holds; without, it takes the cluster's ID
+        // with the lease, as upstream does.
+        var adopt = remoteId is not null && localId is null ? remoteId : null;
+        if (adopt is not null && _options.EmptyNodeJoinsFirst)
         {
-            if (Declined($"this node has no cluster id yet and the {_leaser.Type} lease has {remoteId}: it joins a primary first"))
+            if (Declined($"this node has no cluster id yet and the {_leaser.Type} lease has {remoteId}: it joins a primary first, so that it holds the cluster's data before it can be primary (lease.safe-promotion)"))
             {
                 LogPromotionDeclined(_lastDecline!);
             }
@@ -129,7 +133,7 @@ public sealed partial class LeaseMonitor
             LogAcquireFailed(ex.Message);
             return;
         }
-        await BecomePrimaryAsync(grant, sentAt, "no primary held the lease", storeClusterId: remoteId is null, stop).ConfigureAwait(false);
+        await BecomePrimaryAsync(grant, sentAt, "no primary held the lease", storeClusterId: remoteId is null, adopt, stop).ConfigureAwait(false);
     }
 
     /// <summary>Records a refusal; true when its reason differs from the last one (which is then logged).</summary>
@@ -144,11 +148,25 @@ public sealed partial class LeaseMonitor
     }
 
     /// <summary>
-    /// With the lease held: stores the cluster ID if the backend had none, then begins a write
-    /// term. A lease that cannot be used is given back.
+    /// With the lease held: stores the cluster ID if the backend had none (or adopts the
+    /// backend's, <paramref name="adopt"/>, on a node that has none), then begins a write term. A
+    /// lease that cannot be used is given back.
     /// </summary>
-    private async Task<bool> BecomePrimaryAsync(LeaseGrant grant, DateTimeOffset sentAt, string reason, bool storeClusterId, CancellationToken stop)
+    private async Task<bool> BecomePrimaryAsync(LeaseGrant grant, DateTimeOffset sentAt, string reason, bool storeClusterId, string? adopt, CancellationToken stop)
     {
+        if (adopt is not null)
+        {
+            try
+            {
+                _options.AdoptClusterId?.Invoke(adopt);
+            }
+            catch (Exception ex) when (ex is LiteFsException or IOException or UnauthorizedAccessException)
+            {
+                LogAcquireFailed("cannot adopt the cluster id " + adopt + ": " + ex.Message);
+                await ReleaseQuietlyAsync(grant, stop).ConfigureAwait(false);
+                return false;
+            }
+        }
         if (storeClusterId)
         {
             try
@@ -302,7 +320,7 @@ public sealed partial class LeaseMonitor
         }
         var sentAt = Now;
         var grant = await _leaser.AcquireExistingAsync(leaseId, stop).ConfigureAwait(false);
-        if (!await BecomePrimaryAsync(grant, sentAt, "lease handed off to this node", storeClusterId: false, stop).ConfigureAwait(false))
+        if (!await BecomePrimaryAsync(grant, sentAt, "lease handed off to this node", storeClusterId: false, adopt: null, stop).ConfigureAwait(false))
         {
             throw new LeaseException("the handed-off lease could not be used");
         }

@@ -52,14 +52,24 @@ public sealed record LeaseMonitorOptions
 
     /// <summary>
     /// This node's cluster ID (the store's), or null if it has none yet. A node whose ID differs
-    /// from the backend's never takes the lease; a node without one never takes it while the
-    /// backend has one (it adopts the ID from the primary's stream first).
+    /// from the backend's never takes the lease; a node without one (an empty node) does not take
+    /// it while the backend has one, unless <see cref="EmptyNodeJoinsFirst"/> is off.
     /// </summary>
     public Func<string?> LocalClusterId { get; init; } = static () => null;
 
     /// <summary>
+    /// Part of safe promotion (<c>lease.safe-promotion</c>): a node without a cluster ID, while
+    /// the backend has one, joins a primary first (and adopts the ID from its stream) instead of
+    /// becoming primary over a cluster whose data it does not hold. False: it takes the lease when
+    /// nobody holds it and adopts the backend's ID (<see cref="AdoptClusterId"/>), as upstream.
+    /// </summary>
+    public bool EmptyNodeJoinsFirst { get; init; } = true;
+
+    /// <summary>
     /// Called when this node, first primary of a new cluster, stored a newly made cluster ID in
-    /// the backend: the store persists it (<see cref="Store.CheckClusterId"/> adopts an ID).
+    /// the backend, or, without <see cref="EmptyNodeJoinsFirst"/>, took the lease of a cluster
+    /// whose ID it did not have: the store persists it (<see cref="Store.CheckClusterId"/> adopts
+    /// an ID from a primary's stream).
     /// </summary>
     public Action<string>? AdoptClusterId { get; init; }
 

@@ -250,8 +250,20 @@ public sealed class LeaseMonitorTests : IAsyncLifetime
 
         _cluster.Advance(TimeSpan.FromSeconds(3));
         Assert.Equal(0, a.Leaser.Calls("acquire"));
-        Assert.Single(Logged(a, 158));
+        Assert.Contains("this node has no cluster id yet", Assert.Single(Logged(a, 158)), StringComparison.Ordinal);
         Assert.Empty(a.Adopted);
+    }
+
+    [Fact]
+    public void NoLocalClusterId_WhileTheBackendHasOne_SafePromotionOff_TakesTheLeaseAndAdoptsTheBackendsId()
+    {
+        _cluster.Backend.ClusterId = "LFSC0000000000000001";
+        var a = _cluster.Add("a", clusterId: null, options: new LeaseMonitorOptions { EmptyNodeJoinsFirst = false }).StartPrimary();
+
+        Assert.Equal(["LFSC0000000000000001"], a.Adopted);
+        Assert.Equal("LFSC0000000000000001", _cluster.Backend.ClusterId);
+        Assert.Empty(Logged(a, 158));
+        Assert.Equal(a.Self, _cluster.Backend.Holder);
     }
 
     [Fact]
