@@ -128,6 +128,9 @@ public sealed class ClusterNode : IDisposable
         }
     }
 
+    /// <summary>Files found in the mount point's own directory at a start (see <see cref="Start"/>).</summary>
+    public List<string> MountPointLeftovers { get; } = [];
+
     /// <summary>Starts <c>litefs mount -config</c> and waits until it reports the mount.</summary>
     public void Start()
     {
@@ -137,6 +140,13 @@ public sealed class ClusterNode : IDisposable
         }
         RetireProcess();
         _runs++;
+        if (!Mounts.IsMounted(MountPoint) && Directory.Exists(MountPoint)
+            && Directory.GetFiles(MountPoint) is { Length: > 0 } leftovers)
+        {
+            // Files in the directory under the mount: written while the node was not mounted
+            // there (the mount would hide them from now on).
+            MountPointLeftovers.Add($"before run {_runs}: " + string.Join(", ", leftovers.Select(f => $"{System.IO.Path.GetFileName(f)} ({new FileInfo(f).Length} bytes)")));
+        }
         _process = LiteFsCommand.Start("mount", "-config", ConfigPath);
         try
         {

@@ -37,8 +37,11 @@ public sealed class LeaseCluster : IDisposable
     private EtcdServer? _etcd;
     private ConsulStandIn? _consul;
 
-    /// <summary>Starts the lease service and creates (but does not start) <paramref name="nodes"/> candidates.</summary>
-    public LeaseCluster(LeaseBackend backend, int nodes = 3)
+    /// <summary>
+    /// Starts the lease service and creates (but does not start) <paramref name="nodes"/>
+    /// candidates, with <paramref name="leaseSettings"/> (YAML lines indented under <c>lease:</c>) added to each one's lease.
+    /// </summary>
+    public LeaseCluster(LeaseBackend backend, int nodes = 3, string leaseSettings = "")
     {
         Backend = backend;
         try
@@ -60,7 +63,7 @@ public sealed class LeaseCluster : IDisposable
                 _proxies.Add(proxy);
                 var name = $"node{i}";
                 var port = FreePort.Next();
-                _nodes.Add(new ClusterNode(name, _dir.Combine(name), false, port, "", new NodeSettings(), LeaseYaml(backend, name, port, proxy.Url)));
+                _nodes.Add(new ClusterNode(name, _dir.Combine(name), false, port, "", new NodeSettings(), LeaseYaml(backend, name, port, proxy.Url, leaseSettings)));
             }
         }
         catch
@@ -82,10 +85,11 @@ public sealed class LeaseCluster : IDisposable
     /// <summary>The proxy between <paramref name="node"/> and the lease service.</summary>
     public FaultProxy LeaseLinkOf(ClusterNode node) => _proxies[_nodes.IndexOf(node)];
 
-    private static string LeaseYaml(LeaseBackend backend, string name, int port, string serviceUrl)
+    private static string LeaseYaml(LeaseBackend backend, string name, int port, string serviceUrl, string leaseSettings)
     {
         var yaml = new StringBuilder();
         yaml.Append("lease:\n");
+        yaml.Append(leaseSettings);
         yaml.Append(backend == LeaseBackend.Etcd ? "  type: \"etcd\"\n" : "  type: \"consul\"\n");
         yaml.Append("  candidate: true\n");
         yaml.Append(CultureInfo.InvariantCulture, $"  hostname: \"{name}\"\n");
@@ -109,7 +113,7 @@ public sealed class LeaseCluster : IDisposable
             // Consul's lock-delay holds the key after a session expires; short, so failover is TTL-bound.
             yaml.Append("    lock-delay: \"10ms\"\n");
         }
-        if (Environment.GetEnvironmentVariable("LITEFS_KEEP_FAILED") is { Length: > 0 })
+        if (Environment.GetEnvironmentVariable("LITEFS_KEEP_FAILED") is { Length: > 0 } && Environment.GetEnvironmentVariable("LITEFS_FUSE_DEBUG") is not { Length: > 0 })
         {
             // Kept for investigation: when each line was written (and with LITEFS_NODE_DEBUG the
             // replicas' frames, which slows them a little).

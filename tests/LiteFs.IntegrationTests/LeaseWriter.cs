@@ -17,7 +17,9 @@ public sealed record Commit(long Id, string Node, long Round, long Started, long
 /// writes either to whichever node takes writes (the last that did first), or, with
 /// <see cref="EveryNode"/>, to every running node in each round, so a node that accepts a write
 /// it should not is caught. Any error (a replica refusing, a node gone) only closes that node's
-/// connection; the row is not counted.
+/// connection; the row is not counted. Each node's connection lives in a <c>sqlite3</c> process of
+/// its own (<see cref="Shell"/>): a node the test SIGKILLs takes its mount's mappings with it,
+/// and a fault on one (SIGBUS on the SHM mapping) ends that process, not the test host.
 /// </summary>
 public sealed class LeaseWriter : IDisposable
 {
@@ -31,7 +33,7 @@ public sealed class LeaseWriter : IDisposable
     // Owned by the writer's thread: each node's connection, with the node's process it was opened
     // under (one opened before the node was killed is on a mount that is gone, where SQLite spins
     // on its locks for 10 s before it reports SQLITE_PROTOCOL).
-    private readonly Dictionary<ClusterNode, (SqliteConnection Connection, ChildProcess Process)> _connections = [];
+    private readonly Dictionary<ClusterNode, (Shell Connection, ChildProcess Process)> _connections = [];
     private long _next = 1;
     private long _round;
 
@@ -171,7 +173,6 @@ public sealed class LeaseWriter : IDisposable
 
     private void Run()
     {
-        var payload = new byte[100];
         while (!_stop)
         {
             if (_paused)
@@ -199,7 +200,7 @@ public sealed class LeaseWriter : IDisposable
                 {
                     break;
                 }
-                TryInsert(node, payload);
+                TryInsert(node);
             }
             Thread.Sleep(2);
         }
@@ -209,41 +210,37 @@ public sealed class LeaseWriter : IDisposable
         }
     }
 
-    private bool TryInsert(ClusterNode node, byte[] payload)
+    private bool TryInsert(ClusterNode node)
     {
         var id = _next++;
         var started = Stopwatch.GetTimestamp();
+        ChildProcess process;
         try
         {
-            if (_connections.TryGetValue(node, out var open) && open.Process != node.Process)
-            {
-                _connections.Remove(node);
-                open.Connection.Dispose();
-            }
-            if (!_connections.TryGetValue(node, out open))
-            {
-                var opened = Sql.Open(node.Path(_database), timeoutSeconds: 1);
-                // A replica refuses at once; a primary's own short locks are waited for.
-                Sql.Exec(opened, "PRAGMA busy_timeout = 100");
-                open = (opened, node.Process);
-                _connections[node] = open;
-            }
-            var connection = open.Connection;
-            Random.Shared.NextBytes(payload);
-            using var command = connection.CreateCommand();
-            command.CommandText = "INSERT INTO t (id, node, v) VALUES ($id, $node, $v)";
-            command.Parameters.AddWithValue("$id", id);
-            command.Parameters.AddWithValue("$node", node.Name);
-            command.Parameters.AddWithValue("$v", payload);
-            command.ExecuteNonQuery();
+            process = node.Process;
         }
-        catch (Exception ex) when (ex is SqliteException or IOException or InvalidOperationException or UnauthorizedAccessException)
+        catch (InvalidOperationException)
         {
-            if (_connections.Remove(node, out var broken))
-            {
-                broken.Connection.Dispose();
-            }
-            NoteIfSlow(node, started, ex.Message);
+            // Being restarted on the test's thread (no process object yet): skip it this round.
+            // Unhandled here it would end the test host.
+            return false;
+        }
+        if (_connections.TryGetValue(node, out var open) && open.Process != process)
+        {
+            _connections.Remove(node);
+            open.Connection.Dispose();
+        }
+        if (!_connections.TryGetValue(node, out open))
+        {
+            open = (new Shell(node.Path(_database)), process);
+            _connections[node] = open;
+        }
+        if (!open.Connection.Insert(id, node.Name, out var error))
+        {
+            // A refusal or an error ends the shell (-bail); the next attempt starts another.
+            _connections.Remove(node);
+            open.Connection.Dispose();
+            NoteIfSlow(node, started, error);
             return false;
         }
         var acknowledged = Stopwatch.GetTimestamp();
@@ -270,7 +267,7 @@ public sealed class LeaseWriter : IDisposable
             if (nodes.Count > 1 && rounds.TryGetValue(round + 1, out var next) && next.Intersect(nodes).Count() > 1)
             {
                 _cluster.Fail($"two nodes took writes in rounds {round} and {round + 1}: " +
-                    Describe(commits.Where(c => c.Round == round || c.Round == round + 1)));
+                    DescribeTimes(commits.Where(c => c.Round >= round - 1 && c.Round <= round + 2)));
             }
         }
         var terms = new List<string>();
@@ -300,10 +297,78 @@ public sealed class LeaseWriter : IDisposable
     public static string Describe(IEnumerable<Commit> commits) =>
         string.Join(", ", commits.Select(c => string.Create(CultureInfo.InvariantCulture, $"{c.Id}@{c.Node}")));
 
+    /// <summary>The commits with when each attempt began and was acknowledged, in seconds before now (to match with the nodes' logs).</summary>
+    private static string DescribeTimes(IEnumerable<Commit> commits) =>
+        string.Join(", ", commits.Select(c => string.Create(CultureInfo.InvariantCulture,
+            $"{c.Id}@{c.Node} (round {c.Round}, began {Stopwatch.GetElapsedTime(c.Started).TotalSeconds:0.000} s ago, acknowledged {Stopwatch.GetElapsedTime(c.Acknowledged).TotalSeconds:0.000} s ago)")))
+        + string.Create(CultureInfo.InvariantCulture, $"; now {DateTime.UtcNow:HH:mm:ss.fff} UTC");
+
     /// <inheritdoc />
     public void Dispose()
     {
         _stop = true;
         _thread.Join(TimeSpan.FromSeconds(30));
+    }
+
+    /// <summary>
+    /// One connection in a <c>sqlite3</c> process (<c>-bail</c>, 100 ms busy timeout: a replica
+    /// refuses at once, a primary's own short locks are waited for). A transaction is acknowledged
+    /// when the line the shell prints after it arrives: with <c>-bail</c> an error ends the shell
+    /// before that line.
+    /// </summary>
+    internal sealed class Shell : IDisposable
+    {
+        /// <summary>Past SQLite's 10 s of retrying a lock on a mount whose node is gone.</summary>
+        private static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
+
+        private readonly ChildProcess _process;
+        private int _seen; // stdout read so far, in characters; the writer's thread
+
+        public Shell(string path)
+        {
+            _process = ChildProcess.Start("sqlite3", ["-batch", "-bail", "-cmd", ".timeout 100", path]);
+        }
+
+        /// <summary>Inserts row <paramref name="id"/> in a transaction of its own; false, with why, unless SQLite acknowledged it.</summary>
+        public bool Insert(long id, string node, out string error)
+        {
+            var ack = string.Create(CultureInfo.InvariantCulture, $"ack {id}\n");
+            try
+            {
+                _process.WriteStdin(string.Create(CultureInfo.InvariantCulture,
+                    $"INSERT INTO t (id, node, v) VALUES ({id}, '{node}', randomblob(100));\nSELECT 'ack {id}';\n"));
+            }
+            catch (IOException ex)
+            {
+                error = "sqlite3 had exited: " + ex.Message + " " + _process.Stderr.Trim();
+                return false;
+            }
+            var until = DateTime.UtcNow + Patience;
+            while (true)
+            {
+                var stdout = _process.Stdout;
+                if (stdout.IndexOf(ack, _seen, StringComparison.Ordinal) is var at and >= 0)
+                {
+                    _seen = at + ack.Length;
+                    error = "";
+                    return true;
+                }
+                if (_process.HasExited)
+                {
+                    // Its last output drained, the acknowledgement may have come just before the exit.
+                    _process.WaitForExit(TimeSpan.FromSeconds(5));
+                    error = _process.Stderr.Trim();
+                    return _process.Stdout.IndexOf(ack, _seen, StringComparison.Ordinal) >= 0;
+                }
+                if (DateTime.UtcNow >= until)
+                {
+                    error = $"no answer from sqlite3 within {Patience.TotalSeconds} s: {_process.Stderr.Trim()}";
+                    return false;
+                }
+                Thread.Sleep(1);
+            }
+        }
+
+        public void Dispose() => _process.Dispose();
     }
 }
