@@ -7,12 +7,15 @@
 #      same run: p50/p99;
 #   2. most GETs per second, proxy against direct (32 connections);
 #   3. POSTs that insert a row: to the replica's proxy (forwarded to the primary's proxy),
-#      to the primary's proxy, and to the primary's application directly.
+#      to the primary's proxy, and to the primary's application directly;
+#   4. a reference: part 1 again with nginx (Debian's nginx-light, one worker, keep-alive
+#      connections to the application) in place of the proxy, to show what a native event-loop
+#      proxy adds on the same machine.
 # Beside each fixed-rate run through the proxy: the primary litefs process's CPU time and context
 # switches per request (less disturbed by other load on the machine than the latencies are).
 # usage: bench/proxy/run.sh [RATE]   (as root; env SECONDS_RUN, BENCH_TMP, KEEP_WORK=1,
 #        LITEFS_BIN=dist/litefs-linux-x64 to measure the release executable,
-#        PARTS="1 2 3" to choose the parts, ROUNDS=2 proxy/direct pairs in part 1)
+#        PARTS="1 2 3" to choose the parts (4 is on demand), ROUNDS=2 proxy/direct pairs in parts 1 and 4)
 set -Eeuo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
@@ -131,6 +134,41 @@ for target in "replica-proxy(forwarded):$r_proxy" "primary-proxy:$p_proxy" "prim
   name=${target%%:*}; port=${target##*:}
   wrk -t1 -c4 -d"${SECONDS_RUN}s" --latency -s "$WORK/post.lua" "http://127.0.0.1:$port/rows" >"$WORK/post-$name.txt"
   printf '  %-26s %s req/s (p50 %s, p99 %s)\n' "$name" "$(rps "$WORK/post-$name.txt")" "$(pct "$WORK/post-$name.txt" 50%)" "$(pct "$WORK/post-$name.txt" 99%)"
+done
+fi
+if part 4; then
+command -v nginx >/dev/null || { apt-get update -qq && apt-get install -y -qq nginx-light >/dev/null; }
+p_ref=$((BASE + 3))
+cat >"$WORK/nginx.conf" <<NGINX
+worker_processes 1;
+pid $WORK/nginx.pid;
+error_log $WORK/nginx-error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  upstream app { server 127.0.0.1:$p_app; keepalive 32; }
+  server {
+    listen 127.0.0.1:$p_ref;
+    location / {
+      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+    }
+  }
+}
+NGINX
+nginx -c "$WORK/nginx.conf" -p "$WORK" -g "daemon off;" &
+pid[nginx]=$!
+for _ in $(seq 1 50); do curl -fsS "http://127.0.0.1:$p_ref/small" >/dev/null 2>&1 && break; sleep 0.1; done
+wrk -t1 -c4 -d2s "http://127.0.0.1:$p_ref/small" >/dev/null # warm-up
+echo "== 4. reference: nginx in place of the proxy, small GETs at $RATE req/s, ${SECONDS_RUN} s each (p50 / p99 / achieved req/s)"
+for _ in $(seq 1 "$ROUNDS"); do
+for target in "nginx:$p_ref" "direct:$p_app"; do
+  name=${target%%:*}; port=${target##*:}
+  wrk -t1 -c$conns -d"${SECONDS_RUN}s" --latency -s "$WORK/pace.lua" "http://127.0.0.1:$port/small" >"$WORK/ref-$name.txt"
+  printf '  %-7s p50 %-8s p99 %-8s %s req/s\n' "$name" "$(pct "$WORK/ref-$name.txt" 50%)" "$(pct "$WORK/ref-$name.txt" 99%)" "$(rps "$WORK/ref-$name.txt")"
+done
 done
 fi
 grep -h "Non-2xx\|Socket errors" "$WORK"/*.txt | sort | uniq -c || true
