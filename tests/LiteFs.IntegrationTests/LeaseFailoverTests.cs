@@ -20,6 +20,20 @@ public sealed class LeaseFailoverTests(ITestOutputHelper output)
 
     private static TimeSpan Elapsed(long from, long to) => Stopwatch.GetElapsedTime(from, to);
 
+    /// <summary>Waits until <paramref name="node"/>'s log (stderr, read apart from stdout) holds <paramref name="text"/>.</summary>
+    private static void WaitForLog(LeaseCluster cluster, ClusterNode node, string text)
+    {
+        var until = DateTime.UtcNow + LeaseCluster.Patience;
+        while (!node.Process.Stderr.Contains(text, StringComparison.Ordinal))
+        {
+            if (DateTime.UtcNow >= until)
+            {
+                cluster.Fail($"{node.Name} did not log \"{text}\" within {LeaseCluster.Patience.TotalSeconds} s");
+            }
+            Thread.Sleep(50);
+        }
+    }
+
     /// <summary>Starts the cluster, makes the table on the primary and starts the writer.</summary>
     private (ClusterNode Primary, LeaseWriter Writer) Begin(LeaseCluster cluster)
     {
@@ -215,8 +229,8 @@ public sealed class LeaseFailoverTests(ITestOutputHelper output)
         second.Start();
         second.Process.WaitForOutput("node ready", LeaseCluster.Patience);
         Assert.Same(second, cluster.WaitForPrimary(not: first));
-        Assert.Contains("primary lease acquired", second.Process.Stdout, StringComparison.Ordinal);
-        Assert.Contains("lease handed off to this node", second.Process.Stderr, StringComparison.Ordinal);
+        second.Process.WaitForOutput("primary lease acquired", LeaseCluster.Patience);
+        WaitForLog(cluster, second, "primary lease acquired (lease handed off to this node)");
         Assert.Equal("before", Sql.Cli(second.Path(Database), "SELECT v FROM t;").Trim());
         Sql.Cli(second.Path(Database), "INSERT INTO t (v) VALUES ('after');");
         cluster.WaitConverged(Database);
@@ -257,12 +271,7 @@ public sealed class LeaseFailoverTests(ITestOutputHelper output)
             Step($"{empty.Name}, empty, took the lease with safe promotion off");
             return;
         }
-        var declinedBy = DateTime.UtcNow + LeaseCluster.Patience;
-        while (!empty.Process.Stderr.Contains("not taking the primary lease: this node has no cluster id yet", StringComparison.Ordinal))
-        {
-            Assert.True(DateTime.UtcNow < declinedBy, $"{empty.Name} did not say why it leaves the lease\n{cluster.Describe()}");
-            Thread.Sleep(50);
-        }
+        WaitForLog(cluster, empty, "not taking the primary lease: this node has no cluster id yet");
         // Several TTLs with nobody holding the lease: the empty node still does not take it.
         Thread.Sleep(3 * LeaseCluster.Ttl);
         Assert.False(cluster.IsPrimary(empty), cluster.Describe());
