@@ -360,8 +360,9 @@ public sealed class FaultProxy : IDisposable
                     {
                         await Task.Delay(Timeout.Infinite, token).ConfigureAwait(false);
                     }
-                    await output.WriteAsync(buffer.AsMemory(0, read), token).ConfigureAwait(false);
+                    // Counted before the write: whoever receives these bytes then sees them counted.
                     Interlocked.Add(ref toTarget ? ref _proxy._bytesToTarget : ref _proxy._bytesFromTarget, read);
+                    await output.WriteAsync(buffer.AsMemory(0, read), token).ConfigureAwait(false);
                 }
             }
             catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or OperationCanceledException)
