@@ -231,7 +231,4 @@ internal sealed unsafe partial class FuseSession
     /// directory beneath (a database here, its -wal there) and mix the two.
     /// </summary>
     public void Close() => _closing = true;
-
-    /// <summary>Whether <see cref="Close"/> was called.</summary>
-    public bool IsClosing => _closing;
 }

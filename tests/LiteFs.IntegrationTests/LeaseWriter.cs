@@ -293,10 +293,6 @@ public sealed class LeaseWriter : IDisposable
         }
     }
 
-    /// <summary>The commits as text, for failure messages.</summary>
-    public static string Describe(IEnumerable<Commit> commits) =>
-        string.Join(", ", commits.Select(c => string.Create(CultureInfo.InvariantCulture, $"{c.Id}@{c.Node}")));
-
     /// <summary>The commits with when each attempt began and was acknowledged, in seconds before now (to match with the nodes' logs).</summary>
     private static string DescribeTimes(IEnumerable<Commit> commits) =>
         string.Join(", ", commits.Select(c => string.Create(CultureInfo.InvariantCulture,
